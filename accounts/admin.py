@@ -1,0 +1,98 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from accounts import tokens
+from accounts.models import RevokedToken, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = (
+        "username",
+        "display_name",
+        "role",
+        "is_active",
+        "last_login",
+        "date_joined",
+    )
+    list_filter = ("role", "is_active", "is_staff")
+    search_fields = ("username", "display_name", "email")
+    ordering = ("username",)
+    readonly_fields = ("tokens_valid_after", "last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Support chat"), {"fields": ("display_name", "role", "tokens_valid_after")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (
+            _("Permissions"),
+            {
+                "fields": (
+                    "is_active",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
+        ),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    "username",
+                    "display_name",
+                    "role",
+                    "password1",
+                    "password2",
+                ),
+            },
+        ),
+    )
+    actions = ("deactivate", "sign_out_everywhere")
+
+    @admin.action(description=_("Deactivate the selected users"))
+    def deactivate(self, request, queryset):
+        # Saved one by one so each user's sessions end (User.save).
+        count = 0
+        for user in queryset.filter(is_active=True):
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%d user deactivated.", "%d users deactivated.", count) % count,
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Sign the selected users out everywhere"))
+    def sign_out_everywhere(self, request, queryset):
+        count = 0
+        for user in queryset:
+            tokens.revoke_all(user)
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%d user signed out everywhere.",
+                "%d users signed out everywhere.",
+                count,
+            )
+            % count,
+            messages.SUCCESS,
+        )
+
+
+@admin.register(RevokedToken)
+class RevokedTokenAdmin(admin.ModelAdmin):
+    list_display = ("token_id", "user", "revoked_at", "expires_at")
+    search_fields = ("user__username",)
+    readonly_fields = ("token_id", "user", "revoked_at", "expires_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,63 @@
+"""Forms shared by the HTML pages and the JSON API, so both validate alike."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    password = forms.CharField(
+        label=_("Password"), max_length=4096, strip=False, widget=forms.PasswordInput
+    )
+
+
+class RegistrationForm(forms.Form):
+    """Sign-up: username, display name, password. Never takes a role."""
+
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        validators=[UnicodeUsernameValidator()],
+        help_text=_("Letters, digits and @ . + - _ only."),
+    )
+    name = forms.CharField(label=_("Your name"), max_length=150, required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=4096,
+        strip=False,
+        widget=forms.PasswordInput,
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(
+                _("That username is taken."), code="username_taken"
+            )
+        return username
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password and "username" in cleaned:
+            candidate = User(
+                username=cleaned["username"], display_name=cleaned.get("name", "")
+            )
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as err:
+                self.add_error("password", err)
+        return cleaned
+
+    def save(self) -> User:
+        """Create the account; its role is always ``user``."""
+        return User.objects.create_user(
+            self.cleaned_data["username"],
+            password=self.cleaned_data["password"],
+            display_name=self.cleaned_data.get("name", ""),
+        )

@@ -1,0 +1,88 @@
+"""Users with a support role, and the revocation records tokens are checked against."""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Support team")
+    USER = "user", _("User")
+
+
+class ChatUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        """Superusers are support admins too: they answer in the inbox."""
+        extra_fields.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in: a user asking for support, or an admin answering.
+
+    ``tokens_valid_after`` moves forward whenever every token of the user must
+    stop working: sign out everywhere, a password or role change, deactivation.
+    """
+
+    # The fields whose change revokes every token issued before it.
+    REVOKING_FIELDS = ("password", "role", "is_active")
+
+    role = models.CharField(
+        _("role"), max_length=10, choices=Role.choices, default=Role.USER
+    )
+    display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    tokens_valid_after = models.DateTimeField(
+        _("tokens valid after"),
+        null=True,
+        blank=True,
+        help_text=_("Tokens issued before this instant are refused."),
+    )
+
+    objects = ChatUserManager()
+
+    @property
+    def is_support_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def name(self) -> str:
+        """The name shown in the chat: the display name, else the username."""
+        return self.display_name or self.username
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_revoking_state = instance._revoking_state()
+        return instance
+
+    def _revoking_state(self) -> tuple:
+        return tuple(self.__dict__.get(field) for field in self.REVOKING_FIELDS)
+
+    def revoking_change(self) -> bool:
+        """True when a field whose change must end the user's sessions changed."""
+        loaded = getattr(self, "_loaded_revoking_state", None)
+        return loaded is not None and loaded != self._revoking_state()
+
+    def save(self, *args, **kwargs):
+        # Done here rather than in each view so that the Django admin, the
+        # API and code in `manage.py shell` all end the sessions alike.
+        if self.revoking_change():
+            self.tokens_valid_after = timezone.now()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "tokens_valid_after"}
+        super().save(*args, **kwargs)
+        self._loaded_revoking_state = self._revoking_state()
+
+
+class RevokedToken(models.Model):
+    """A single token signed out before its expiry; kept until it expires."""
+
+    token_id = models.CharField(max_length=80, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.token_id} (until {self.expires_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,166 @@
+"""The only module that reads or writes JWTs: issue, verify, revoke.
+
+HTTP (``accounts.http_auth``) and WebSocket (``chat.middleware``) both call
+:func:`verify`, so the two can never disagree on who is signed in.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypedDict
+
+import jwt
+from django.conf import settings
+from django.db.models import Exists
+from django.utils import timezone
+
+from accounts.models import RevokedToken, User
+
+COOKIE_NAME = "token"
+# Longer than any token we issue by two orders of magnitude; refusing larger
+# ones before decoding keeps hostile cookies from costing CPU.
+MAX_TOKEN_BYTES = 8192
+
+
+class Claims(TypedDict, total=False):
+    user: str
+    name: str
+    rol: str
+    iat: float
+    exp: int
+    jti: str
+
+
+class InvalidToken(Exception):
+    """The token is not one this site accepts; the message says why (for logs)."""
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token that passed every check, with the user it stands for."""
+
+    user: User
+    token_id: str
+    issued_at: float
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    token_id: str
+    expires_at: datetime
+
+
+def issue(user: User, *, now: datetime | None = None) -> IssuedToken:
+    """Sign a new token for ``user`` with the configured lifetime."""
+    now = now or timezone.now()
+    expires_at = now + timedelta(seconds=settings.JWT_LIFETIME_SECONDS)
+    token_id = uuid.uuid4().hex
+    claims: Claims = {
+        "user": user.username,
+        "name": user.name,
+        "rol": user.role,
+        # Sub-second precision: a token issued right after "sign out
+        # everywhere" must not fall into the same whole second and be refused.
+        "iat": now.timestamp(),
+        "exp": int(expires_at.timestamp()),
+        "jti": token_id,
+    }
+    token = jwt.encode(claims, settings.JWT_SECRET, algorithm=settings.JWT_ALGORITHM)
+    return IssuedToken(
+        token=token,
+        token_id=token_id,
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+    )
+
+
+def _token_id(claims: Claims, token: str) -> str:
+    # Tokens minted by the original app carry no jti; their signature, which
+    # is unique per token, stands in so they can be signed out one by one.
+    jti = claims.get("jti")
+    if isinstance(jti, str) and 0 < len(jti) <= 64:
+        return jti
+    signature = token.rsplit(".", 1)[-1]
+    return "sig:" + hashlib.sha256(signature.encode()).hexdigest()[:64]
+
+
+def decode(token: str) -> tuple[Claims, str]:
+    """Check signature, algorithm and dates; return the claims and the token id.
+
+    Raises :class:`InvalidToken`. No database access: this is the part of
+    verification that can be done anywhere.
+    """
+    if not token or len(token) > MAX_TOKEN_BYTES:
+        raise InvalidToken("token empty or too large")
+    try:
+        # The algorithm list is pinned from settings, never read from the
+        # token header: that is what refuses `alg: none` and HS/RS confusion.
+        claims = jwt.decode(
+            token,
+            settings.JWT_SECRET,
+            algorithms=[settings.JWT_ALGORITHM],
+            options={"require": ["exp", "iat", "user"]},
+        )
+    except jwt.PyJWTError as err:
+        raise InvalidToken(f"{type(err).__name__}: {err}") from err
+    if not isinstance(claims.get("user"), str) or not isinstance(
+        claims.get("iat"), int | float
+    ):
+        raise InvalidToken("malformed claims")
+    return claims, _token_id(claims, token)
+
+
+def verify(token: str) -> VerifiedToken:
+    """Return the verified token with its user, or raise :class:`InvalidToken`.
+
+    Beyond :func:`decode`: the user exists and is active, the token was not
+    signed out, and it was issued after the user's last "sign out everywhere"
+    (or password, role or active change). Role and name come from the
+    database, never from the claims. One query.
+    """
+    claims, token_id = decode(token)
+    user = (
+        User.objects.filter(username=claims["user"])
+        .annotate(token_revoked=Exists(RevokedToken.objects.filter(token_id=token_id)))
+        .first()
+    )
+    if user is None:
+        raise InvalidToken("unknown user")
+    if not user.is_active:
+        raise InvalidToken("user deactivated")
+    if user.token_revoked:
+        raise InvalidToken("token signed out")
+    issued_at = float(claims["iat"])
+    valid_after = user.tokens_valid_after
+    if valid_after is not None and issued_at < valid_after.timestamp():
+        raise InvalidToken("token issued before the user's sessions were ended")
+    return VerifiedToken(
+        user=user,
+        token_id=token_id,
+        issued_at=issued_at,
+        expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
+    )
+
+
+def revoke(verified: VerifiedToken) -> None:
+    """Sign out this one token: it is refused from now until it expires."""
+    RevokedToken.objects.get_or_create(
+        token_id=verified.token_id,
+        defaults={"user": verified.user, "expires_at": verified.expires_at},
+    )
+
+
+def revoke_all(user: User) -> None:
+    """Sign out every token of ``user`` issued until now."""
+    user.tokens_valid_after = timezone.now()
+    user.save(update_fields=["tokens_valid_after"])
+
+
+def purge_expired(*, now: datetime | None = None) -> int:
+    """Delete revocation records of tokens that have expired anyway; return how many."""
+    deleted, _ = RevokedToken.objects.filter(
+        expires_at__lt=now or timezone.now()
+    ).delete()
+    return deleted

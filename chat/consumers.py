@@ -1,0 +1,115 @@
+"""The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4)."""
+
+import logging
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from accounts.models import Role
+from chat import frames, selectors, services
+from chat.frames import CLOSE_FRAME_TOO_LARGE, BadFrame, ChatError
+from chat.groups import ADMINS_GROUP, user_group
+from chatproject.isotime import iso_utc
+
+logger = logging.getLogger(__name__)
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """One signed-in socket. ``scope["user"]`` was set by ``chat.middleware``."""
+
+    async def dispatch(self, message):
+        # Channels' dispatch sends every event through
+        # aclose_old_connections(), a worker-thread round trip per delivered
+        # message. Our database work all goes through database_sync_to_async,
+        # which already closes stale connections, so the hot path skips it.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self):
+        self.user = self.scope["user"]
+        self.token = self.scope["token"]
+        self.send_bucket = services.TokenBucket()
+        self.groups_joined = [user_group(self.user.username)]
+        if self.user.role == Role.ADMIN:
+            self.groups_joined.append(ADMINS_GROUP)
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_frame(
+            {
+                "type": "hello",
+                "user": self.user.username,
+                "name": self.user.name,
+                "rol": self.user.role,
+                "expires_at": iso_utc(self.token.expires_at),
+            }
+        )
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self.send_error(
+                BadFrame("Binary frames are not accepted; send JSON text.")
+            )
+            return
+        if frames.frame_too_large(text_data):
+            await self.close_with(CLOSE_FRAME_TOO_LARGE)
+            return
+        frame = None
+        try:
+            frame = frames.parse(text_data)
+            handler = getattr(self, f"on_{frame['type']}")
+            await handler(frame)
+        except ChatError as err:
+            await self.send_error(err, frames.client_id_of(frame))
+
+    async def on_send(self, frame):
+        if not self.send_bucket.take():
+            raise ChatError(
+                "rate_limited", "Too many messages; slow down and send again."
+            )
+        await services.amessage_post(
+            sender=self.user,
+            text=frame.get("text"),
+            to=frame.get("to"),
+            client_id=frame.get("client_id"),
+        )
+
+    async def on_resume(self, frame):
+        after = frames.require_id(frame, "after")
+        messages, has_more = await database_sync_to_async(
+            selectors.messages_visible_after
+        )(viewer=self.user, after=after)
+        for message in messages:
+            await self.send_frame(message)
+        last_id = messages[-1]["id"] if messages else after
+        await self.send_frame(
+            {"type": "resumed", "last_id": last_id, "has_more": has_more}
+        )
+
+    async def on_read(self, frame):
+        up_to = frames.require_id(frame, "up_to")
+        await database_sync_to_async(services.thread_mark_read)(
+            reader=self.user, thread=frame.get("thread"), up_to=up_to
+        )
+
+    async def chat_message(self, event):
+        """A stored message published to one of our groups; already encoded."""
+        await self.send(text_data=event["text"])
+
+    async def send_frame(self, frame):
+        await self.send(text_data=frames.encode(frame))
+
+    async def send_error(self, err: ChatError, client_id: str | None = None):
+        await self.send(text_data=frames.error_frame(err, client_id))
+
+    async def close_with(self, code: int):
+        """Tell the client why in a ``closing`` frame, then close with ``code``."""
+        await self.send(text_data=frames.closing_frame(code))
+        await self.close(code=code, reason=frames.CLOSE_REASONS[code])

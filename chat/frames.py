@@ -1,0 +1,126 @@
+"""The WebSocket wire format (PROTOCOL.md section 3): parsing client frames,
+building server frames. No I/O here, so every rule is unit-testable.
+"""
+
+import json
+from typing import Any
+
+from chatproject.isotime import iso_utc
+
+MAX_FRAME_BYTES = 64 * 1024
+MAX_CLIENT_ID_CHARS = 64
+MAX_RESUME_MESSAGES = 1000
+
+CLOSE_NOT_AUTHENTICATED = 4001
+CLOSE_TOKEN_NOT_PROVIDED = 4002
+CLOSE_INVALID_TOKEN = 4003
+CLOSE_SESSION_EXPIRED = 4004
+CLOSE_SESSION_REVOKED = 4005
+CLOSE_FRAME_TOO_LARGE = 4009
+
+CLOSE_REASONS = {
+    CLOSE_NOT_AUTHENTICATED: "not authenticated",
+    CLOSE_TOKEN_NOT_PROVIDED: "token not provided",
+    CLOSE_INVALID_TOKEN: "invalid token",
+    CLOSE_SESSION_EXPIRED: "session expired",
+    CLOSE_SESSION_REVOKED: "session revoked",
+    CLOSE_FRAME_TOO_LARGE: "frame too large",
+}
+
+
+class ChatError(Exception):
+    """A refusal told to the client in an ``error`` frame; the socket stays open."""
+
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class BadFrame(ChatError):
+    def __init__(self, detail: str, code: str = "bad_frame"):
+        super().__init__(code, detail)
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Serialise a server frame (compact, UTF-8 kept as is)."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def closing_frame(code: int) -> str:
+    return encode({"type": "closing", "code": code, "reason": CLOSE_REASONS[code]})
+
+
+def error_frame(err: ChatError, client_id: str | None = None) -> str:
+    return encode(
+        {
+            "type": "error",
+            "code": err.code,
+            "detail": err.detail,
+            "client_id": client_id,
+        }
+    )
+
+
+def message_frame(message) -> dict[str, Any]:
+    """The ``message`` event for a stored message: one shape, live and in history."""
+    return {
+        "type": "message",
+        "id": message.id,
+        "thread": message.thread.username,
+        "from": message.sender.username,
+        "name": message.sender_name,
+        "rol": message.sender_role,
+        "text": message.text,
+        "sent_at": iso_utc(message.created_at),
+        "client_id": message.client_id,
+    }
+
+
+def frame_too_large(text: str) -> bool:
+    """True when a text frame exceeds :data:`MAX_FRAME_BYTES` once UTF-8 encoded."""
+    # A character is at most 4 bytes: short frames need no encoding to decide.
+    if len(text) * 4 <= MAX_FRAME_BYTES:
+        return False
+    return (
+        len(text) > MAX_FRAME_BYTES
+        or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+    )
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Decode a client frame into a dict with a known ``type``; raise ChatError."""
+    try:
+        frame = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise BadFrame("The frame is not valid JSON.", code="bad_json") from err
+    if not isinstance(frame, dict):
+        raise BadFrame("A frame must be a JSON object.")
+    if frame.get("type") not in ("send", "resume", "read"):
+        raise BadFrame("Unknown frame type; expected send, resume or read.")
+    return frame
+
+
+def client_id_of(frame: Any) -> str | None:
+    """The frame's ``client_id`` when it is a valid one, for echoing in errors."""
+    if not isinstance(frame, dict):
+        return None
+    value = frame.get("client_id")
+    if isinstance(value, str) and len(value) <= MAX_CLIENT_ID_CHARS:
+        return value
+    return None
+
+
+def require_id(frame: dict[str, Any], field: str) -> int:
+    """A non-negative integer field (message ids); booleans are not integers."""
+    value = frame.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadFrame(f"'{field}' must be a non-negative integer.")
+    return value
+
+
+def require_str(frame: dict[str, Any], field: str) -> str:
+    value = frame.get(field)
+    if not isinstance(value, str):
+        raise BadFrame(f"'{field}' must be a string.")
+    return value

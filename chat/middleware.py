@@ -1,0 +1,89 @@
+"""WebSocket auth: scope headers -> cookies -> ``tokens.verify`` -> ``scope["user"]``.
+
+It sits inside Channels' origin validator: a page on another site cannot
+make a browser open a socket with our cookie (cross-site WebSocket
+hijacking), so the Origin is checked before the cookie is even read.
+"""
+
+import logging
+
+from channels.db import database_sync_to_async
+from django.http.cookie import parse_cookie
+
+from accounts import tokens
+from chat.frames import (
+    CLOSE_INVALID_TOKEN,
+    CLOSE_NOT_AUTHENTICATED,
+    CLOSE_REASONS,
+    CLOSE_TOKEN_NOT_PROVIDED,
+    closing_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def client_address(scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "unknown"
+
+
+def cookie_header(scope) -> str | None:
+    """The Cookie header(s) as one string, or None when the client sent none."""
+    values = [value for name, value in scope.get("headers", ()) if name == b"cookie"]
+    if not values:
+        return None
+    # Latin-1 maps every byte, so a hostile non-ASCII header decodes instead
+    # of raising; such bytes never form a valid token anyway.
+    return "; ".join(value.decode("latin-1") for value in values)
+
+
+async def reject(code: int, receive, send) -> None:
+    """Accept, tell the client why in one ``closing`` frame, then close with ``code``.
+
+    Accepting first is deliberate: a browser cannot read the status of a
+    refused handshake, and daphne drops close reasons.
+    """
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": closing_frame(code)})
+    await send({"type": "websocket.close", "code": code, "reason": CLOSE_REASONS[code]})
+
+
+class TokenAuthMiddleware:
+    """Lets through only sockets with a valid ``token`` cookie, with the user in scope.
+
+    Rejections follow PROTOCOL.md 3.1: no Cookie header 4001, no ``token``
+    cookie 4002, a token that fails verification 4003.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.inner(scope, receive, send)
+        header = cookie_header(scope)
+        if header is None:
+            return await self._reject(CLOSE_NOT_AUTHENTICATED, scope, receive, send)
+        raw_token = parse_cookie(header).get(tokens.COOKIE_NAME, "")
+        if not raw_token:
+            return await self._reject(CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send)
+        try:
+            verified = await database_sync_to_async(tokens.verify)(raw_token)
+        except tokens.InvalidToken as err:
+            return await self._reject(
+                CLOSE_INVALID_TOKEN, scope, receive, send, str(err)
+            )
+        scope = {**scope, "user": verified.user, "token": verified}
+        return await self.inner(scope, receive, send)
+
+    async def _reject(self, code, scope, receive, send, detail=""):
+        logger.warning(
+            "websocket rejected: %s%s (client %s)",
+            CLOSE_REASONS[code],
+            f" ({detail})" if detail else "",
+            client_address(scope),
+        )
+        await reject(code, receive, send)

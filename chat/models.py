@@ -1,0 +1,81 @@
+"""Stored messages, one summary row per thread, and who has read what."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Message(models.Model):
+    """One message in a user's support thread, as it was sent.
+
+    The sender's name and role are kept as they were when the message was
+    sent, so history shows exactly what was delivered live.
+    """
+
+    thread = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # PROTECT: deleting an admin must not erase the answers they gave;
+    # deactivate them instead.
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    sender_name = models.CharField(max_length=150)
+    sender_role = models.CharField(max_length=10)
+    text = models.TextField()
+    # NULL, not "": a client that sent no client_id is echoed null, and "" is
+    # an id a client may legitimately use.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # History pages: a range scan over one thread's ids.
+            models.Index(fields=["thread", "id"], name="message_thread_id"),
+            # Unread counts: the thread user's own messages after a read mark.
+            models.Index(
+                fields=["thread", "sender", "id"], name="message_thread_sender_id"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.sender_name} -> {self.thread_id}"
+
+
+class Thread(models.Model):
+    """Each thread's newest message: the inbox is an index scan, not a GROUP BY."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="support_thread",
+    )
+    last_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    def __str__(self):
+        return f"thread of {self.user_id}"
+
+
+class ReadState(models.Model):
+    """How far a reader has read a thread (the highest message id seen)."""
+
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    thread = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    last_read_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reader", "thread"], name="readstate_reader_thread"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.reader_id} read {self.thread_id} up to #{self.last_read_id}"

@@ -1,0 +1,36 @@
+"""The protocol router: the one place the WebSocket stack is assembled.
+
+Read it as a sentence: a WebSocket is checked for its Origin, then
+authenticated from its token cookie, then routed to the chat consumer.
+"""
+
+import logging
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatproject.settings")
+# Django must be set up before the consumer (and its models) are imported.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from chat.middleware import TokenAuthMiddleware  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+if not settings.REDIS_URL:
+    logging.getLogger(__name__).warning(
+        "REDIS_URL is unset: in-memory channel layer, which serves one process "
+        "only. Set REDIS_URL to run several server processes."
+    )
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            TokenAuthMiddleware(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)

@@ -1,0 +1,150 @@
+"""Shared fixtures: users, tokens and cookie headers for HTTP and WebSocket alike,
+a real redis-server, and the channel layer under test."""
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from channels.layers import channel_layers
+from django.test import Client
+
+from accounts import tokens
+from accounts.models import Role, User
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_user(db):
+    """Create a user the way scripts do: create_user, then role and display name."""
+
+    def make(
+        username: str,
+        *,
+        role: str = Role.USER,
+        name: str = "",
+        password: str = PASSWORD,
+        **extra,
+    ) -> User:
+        user = User.objects.create_user(username, password=password)
+        user.role = role
+        user.display_name = name or username.title()
+        for field, value in extra.items():
+            setattr(user, field, value)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user) -> User:
+    return make_user("ana", name="Ana García")
+
+
+@pytest.fixture
+def admin_user(make_user) -> User:
+    return make_user("soporte", role=Role.ADMIN, name="Soporte")
+
+
+def token_for(user: User) -> str:
+    """A fresh valid token for ``user``, issued exactly as login issues it."""
+    return tokens.issue(user).token
+
+
+def cookie_with_token(token: str, *others: str) -> str:
+    """A Cookie header value holding ``token`` after any ``others`` cookies."""
+    return "; ".join([*others, f"{tokens.COOKIE_NAME}={token}"])
+
+
+@pytest.fixture
+def client_for():
+    """A Django test client signed in as ``user`` through the token cookie."""
+
+    def make(user: User) -> Client:
+        client = Client()
+        client.cookies[tokens.COOKIE_NAME] = token_for(user)
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail(
+            "redis-server is not installed: run `make test`, which installs it "
+            "(scripts/install-system-packages.sh redis-server)."
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def layer_config(kind: str, redis_url: str | None) -> dict:
+    if kind == "memory":
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "max_connections": 1000}]},
+        }
+    }
+
+
+@pytest.fixture(params=["memory", "redis"])
+def layer_kind(request) -> str:
+    """Runs a test once on the in-memory layer and once on a real Redis."""
+    return request.param
+
+
+@pytest.fixture
+def channel_layer_settings(layer_kind, request, settings):
+    """Point Channels at the layer under test, with a fresh layer instance."""
+    url = request.getfixturevalue("redis_url") if layer_kind == "redis" else None
+    settings.CHANNEL_LAYERS = layer_config(layer_kind, url)
+    channel_layers.backends.clear()
+    if url:
+        redis.Redis.from_url(url).flushdb()
+    yield layer_kind
+    channel_layers.backends.clear()
