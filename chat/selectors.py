@@ -72,8 +72,9 @@ def conversation_list(
     answers from the team are not "unread" work. ``before`` is a
     ``last_message`` id, for the next page.
     """
+    # Nested in the unread subquery, so the thread is two levels out.
     read_mark = ReadState.objects.filter(
-        reader=admin, thread_id=OuterRef("user_id")
+        reader=admin, thread_id=OuterRef(OuterRef("user_id"))
     ).values("last_read_id")[:1]
     unread = (
         Message.objects.filter(

@@ -1,0 +1,184 @@
+"""History API over a large store: right pages, constant queries, index range scans."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Role, User
+from chat.models import Message, ReadState, Thread
+from tests.conftest import PASSWORD, token_for
+
+TOTAL_MESSAGES = 100_000
+THREADS = 500
+# A full scan is "SCAN <table>" with no index; an ordered index walk stopped
+# by LIMIT reads "SCAN <table> USING INDEX" and is fine.
+FULL_SCAN = re.compile(r"\bSCAN (\w+)(?! USING)")
+SORT_OF_ALL_ROWS = "USE TEMP B-TREE FOR ORDER BY"
+
+
+@pytest.fixture(scope="module")
+def big_store(django_db_setup, django_db_blocker):
+    """100,000 messages over 500 threads, plus the inbox summary rows.
+
+    Bulk-inserted for speed; the services are tested elsewhere.
+    """
+    with django_db_blocker.unblock():
+        admin = User.objects.create_user("hist-admin", password=PASSWORD)
+        admin.role = Role.ADMIN
+        admin.save()
+        users = User.objects.bulk_create(
+            [User(username=f"hist-u{i:03d}", role=Role.USER) for i in range(THREADS)]
+        )
+        now = timezone.now()
+        batch = []
+        for n in range(TOTAL_MESSAGES):
+            owner = users[n % THREADS]
+            sender = owner if n % 3 else admin
+            batch.append(
+                Message(
+                    thread=owner,
+                    sender=sender,
+                    sender_name=sender.username,
+                    sender_role=sender.role,
+                    text=f"message {n}",
+                    created_at=now,
+                )
+            )
+            if len(batch) == 10_000:
+                Message.objects.bulk_create(batch)
+                batch = []
+        last_ids = {}
+        for thread_id, message_id in Message.objects.values_list("thread_id", "id"):
+            last_ids[thread_id] = message_id
+        Thread.objects.bulk_create(
+            [Thread(user_id=t, last_message_id=m) for t, m in last_ids.items()]
+        )
+        ReadState.objects.create(
+            reader=admin, thread=users[0], last_read_id=last_ids[users[0].id] - 3000
+        )
+        yield {"admin": admin, "users": users}
+        Thread.objects.all().delete()
+        ReadState.objects.all().delete()
+        Message.objects.all().delete()
+        User.objects.filter(username__startswith="hist-").delete()
+
+
+def _get(client, url, user):
+    client.cookies["token"] = token_for(user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return response.json(), queries.captured_queries
+
+
+def _plans(queries):
+    plans = []
+    with connection.cursor() as cursor:
+        for query in queries:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+            plans.append("\n".join(row[-1] for row in cursor.fetchall()))
+    return plans
+
+
+def _assert_index_only(queries):
+    for query, plan in zip(queries, _plans(queries), strict=True):
+        assert not FULL_SCAN.search(plan), f"full scan in:\n{query['sql']}\n{plan}"
+        assert SORT_OF_ALL_ROWS not in plan, f"sort of all rows in:\n{plan}"
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+
+def test_thread_pages_walk_back_and_forward_with_the_same_queries(client, big_store):
+    owner = big_store["users"][7]
+    expected_ids = list(
+        Message.objects.filter(thread=owner).order_by("id").values_list("id", flat=True)
+    )
+    newest, newest_queries = _get(client, "/api/messages/mine?limit=50", owner)
+    assert [m["id"] for m in newest["messages"]] == expected_ids[-50:]
+    assert newest["has_more"] is True
+
+    before = newest["messages"][0]["id"]
+    older, older_queries = _get(
+        client, f"/api/messages/mine?limit=50&before={before}", owner
+    )
+    assert [m["id"] for m in older["messages"]] == expected_ids[-100:-50]
+
+    after = expected_ids[10]
+    forward, forward_queries = _get(
+        client, f"/api/messages/mine?limit=50&after={after}", owner
+    )
+    assert [m["id"] for m in forward["messages"]] == expected_ids[11:61]
+    assert forward["has_more"] is True
+    assert len(newest_queries) == len(older_queries) == len(forward_queries)
+    for queries in (newest_queries, older_queries, forward_queries):
+        _assert_index_only(queries)
+
+
+def test_the_oldest_page_says_there_is_nothing_more(client, big_store):
+    owner = big_store["users"][3]
+    first_id = Message.objects.filter(thread=owner).order_by("id")[5].id
+    page, _ = _get(client, f"/api/messages/mine?before={first_id}", owner)
+    assert len(page["messages"]) == 5
+    assert page["has_more"] is False
+
+
+def test_admin_thread_pages_use_the_index(client, big_store):
+    owner = big_store["users"][250]
+    page, queries = _get(
+        client, f"/api/messages?with={owner.username}&limit=200", big_store["admin"]
+    )
+    assert len(page["messages"]) == 200
+    assert {m["thread"] for m in page["messages"]} == {owner.username}
+    _assert_index_only(queries)
+
+
+def test_conversations_come_newest_first_with_unread_counts(client, big_store):
+    admin = big_store["admin"]
+    first, first_queries = _get(client, "/api/conversations?limit=100", admin)
+    rows = first["conversations"]
+    assert len(rows) == 100 and first["has_more"] is True
+    last_ids = [row["last_message"]["id"] for row in rows]
+    assert last_ids == sorted(last_ids, reverse=True)
+    assert last_ids[0] == Message.objects.order_by("-id").first().id
+
+    unread_of = {row["user"]: row["unread"] for row in rows}
+    marked = big_store["users"][0]
+    if marked.username in unread_of:
+        mark = ReadState.objects.get(reader=admin, thread=marked).last_read_id
+        assert (
+            unread_of[marked.username]
+            == Message.objects.filter(thread=marked, sender=marked, id__gt=mark).count()
+        )
+    unmarked = rows[1]["user"]
+    assert (
+        unread_of[unmarked]
+        == Message.objects.filter(
+            thread__username=unmarked, sender__username=unmarked
+        ).count()
+    )
+
+    second, second_queries = _get(
+        client, f"/api/conversations?limit=100&before={last_ids[-1]}", admin
+    )
+    assert second["conversations"][0]["last_message"]["id"] < last_ids[-1]
+    assert len(first_queries) == len(second_queries)
+    _assert_index_only(first_queries)
+    _assert_index_only(second_queries)
+
+
+def test_resume_replay_for_an_admin_is_a_primary_key_range(big_store):
+    from chat.selectors import messages_visible_after
+
+    start = Message.objects.order_by("id")[50_000].id
+    with CaptureQueriesContext(connection) as queries:
+        messages, has_more = messages_visible_after(
+            viewer=big_store["admin"], after=start
+        )
+    assert len(messages) == 1000 and has_more is True
+    assert messages[0]["id"] > start
+    assert len(queries.captured_queries) == 1
+    _assert_index_only(queries.captured_queries)
