@@ -7,6 +7,7 @@ cookie; nothing here decodes a token.
 import json
 import logging
 
+from axes.utils import reset as reset_failed_attempts
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
 from django.db import IntegrityError, transaction
@@ -82,9 +83,21 @@ def sign_in(
     """Issue a token for ``user`` and put it into ``response``'s cookie."""
     issued = tokens.issue(user)
     set_token_cookie(response, issued)
-    # Updates last_login and lets Axes clear the user's failure count.
+    # Updates last_login and lets Axes log the sign-in.
     user_logged_in.send(sender=User, request=request, user=user)
     return issued
+
+
+def forgive_failed_attempts(request: HttpRequest, user: User) -> None:
+    """After a correct password, clear this address's failed attempts at this user.
+
+    Only that pair: Axes' own reset on success (off in settings) also clears
+    the address's failures at other usernames, so an attacker who signs in to
+    an account of their own between guesses would never be locked out.
+    """
+    ip_address = getattr(request, "axes_ip_address", None)
+    if ip_address:
+        reset_failed_attempts(ip=ip_address, username=user.get_username())
 
 
 def signed_in_json(request: HttpRequest, user: User, status: int = 200) -> HttpResponse:
@@ -145,6 +158,7 @@ def api_login(request):
         return api_error(429, "too_many_attempts", "")
     if user is None:
         return api_error(401, "invalid_credentials", _("Wrong username or password."))
+    forgive_failed_attempts(request, user)
     return signed_in_json(request, user)
 
 
@@ -196,8 +210,12 @@ def api_me(request):
     return JsonResponse(session_body(verified.user, verified.expires_at))
 
 
-def login_locked_out(request, credentials, *args, **kwargs):
-    """Axes' lockout answer: 429 with ``Retry-After``, as JSON or as the login page."""
+def login_locked_out(request, *args, **kwargs):
+    """Axes' lockout answer: 429 with ``Retry-After``, as JSON or as the login page.
+
+    Axes passes the original response and the credentials, in an order that
+    differs between its sync and async paths; neither is needed here.
+    """
     retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
     detail = _(
         "Too many failed sign-in attempts. Try again in %(minutes)d minutes."
@@ -208,7 +226,8 @@ def login_locked_out(request, credentials, *args, **kwargs):
         form = LoginForm(request.POST)
         form.is_valid()
         form.add_error(None, detail)
-        response = render(request, "accounts/login.html", {"form": form}, status=429)
+        context = {"form": form, "next": _next_url(request)}
+        response = render(request, "accounts/login.html", context, status=429)
     response["Retry-After"] = str(retry_after)
     return response
 
@@ -256,6 +275,7 @@ def login_page(request):
     if user is None:
         context = {"form": form, "next": _next_url(request)}
         return render(request, "accounts/login.html", context, status=401)
+    forgive_failed_attempts(request, user)
     response = HttpResponseRedirect(_next_url(request))
     sign_in(request, user, response)
     return response

@@ -168,7 +168,11 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_COOLOFF_SECONDS", 900, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
-AXES_RESET_ON_SUCCESS = True
+# Not Axes' reset on success: it clears every failure of the client address,
+# whatever username they named, so signing in to one's own account between
+# guesses at another would dodge both locks. The login views clear only the
+# failures of the address at the account that just signed in.
+AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
 # Behind a reverse proxy, set the number of proxies that append to
 # X-Forwarded-For so the client address is not spoofable.
