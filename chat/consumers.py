@@ -6,10 +6,18 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from accounts import tokens
 from accounts.models import Role
 from chat import frames, selectors, services
-from chat.frames import CLOSE_FRAME_TOO_LARGE, BadFrame, ChatError
+from chat.frames import (
+    CLOSE_FRAME_TOO_LARGE,
+    CLOSE_SESSION_EXPIRED,
+    CLOSE_SESSION_REVOKED,
+    BadFrame,
+    ChatError,
+)
 from chat.groups import ADMINS_GROUP, user_group
+from chat.sessions import SessionClock, revocation_applies
 from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -17,6 +25,10 @@ logger = logging.getLogger(__name__)
 
 class ChatConsumer(AsyncWebsocketConsumer):
     """One signed-in socket. ``scope["user"]`` was set by ``chat.middleware``."""
+
+    clock: SessionClock | None = None
+    closing_code: int | None = None
+    groups_joined: list[str] = []
 
     async def dispatch(self, message):
         # Channels' dispatch sends every event through
@@ -31,6 +43,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope["user"]
         self.token = self.scope["token"]
+        self.raw_token = self.scope["raw_token"]
         self.send_bucket = services.TokenBucket()
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
@@ -38,6 +51,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        if not await self.token_still_valid():
+            await self.close_with(CLOSE_SESSION_REVOKED)
+            return
         await self.send_frame(
             {
                 "type": "hello",
@@ -47,9 +63,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "expires_at": iso_utc(self.token.expires_at),
             }
         )
+        self.clock = SessionClock(
+            self.token.expires_at.timestamp(), self.warn_expiry, self.expire
+        )
+        self.clock.start()
+
+    async def token_still_valid(self) -> bool:
+        # A revocation published between the middleware's check and our
+        # joining the user's group would never reach this socket: check once
+        # more now that any later one will.
+        try:
+            await database_sync_to_async(tokens.verify)(self.raw_token)
+        except tokens.InvalidToken:
+            return False
+        return True
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", ()):
+        if self.clock is not None:
+            self.clock.cancel()
+        for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -99,9 +131,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
             reader=self.user, thread=frame.get("thread"), up_to=up_to
         )
 
+    async def warn_expiry(self):
+        await self.send_frame(
+            {"type": "session.expiring", "expires_at": iso_utc(self.token.expires_at)}
+        )
+
+    async def expire(self):
+        await self.close_with(CLOSE_SESSION_EXPIRED)
+
+    async def session_revoke(self, event):
+        """A revocation for this user, from any process: close if it is ours."""
+        if revocation_applies(event, self.token):
+            await self.close_with(CLOSE_SESSION_REVOKED)
+
     async def chat_message(self, event):
         """A stored message published to one of our groups; already encoded."""
         await self.send(text_data=event["text"])
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # Once the closing frame is out, nothing else may follow it.
+        if self.closing_code is None:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def send_frame(self, frame):
         await self.send(text_data=frames.encode(frame))
@@ -111,5 +161,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def close_with(self, code: int):
         """Tell the client why in a ``closing`` frame, then close with ``code``."""
+        if self.closing_code is not None:
+            return
+        if self.clock is not None:
+            self.clock.cancel()
         await self.send(text_data=frames.closing_frame(code))
+        self.closing_code = code
         await self.close(code=code, reason=frames.CLOSE_REASONS[code])

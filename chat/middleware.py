@@ -76,7 +76,12 @@ class TokenAuthMiddleware:
             return await self._reject(
                 CLOSE_INVALID_TOKEN, scope, receive, send, str(err)
             )
-        scope = {**scope, "user": verified.user, "token": verified}
+        scope = {
+            **scope,
+            "user": verified.user,
+            "token": verified,
+            "raw_token": raw_token,
+        }
         return await self.inner(scope, receive, send)
 
     async def _reject(self, code, scope, receive, send, detail=""):
