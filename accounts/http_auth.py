@@ -30,15 +30,18 @@ class AuthProblem(enum.Enum):
 def authenticate_request(request: HttpRequest) -> tokens.VerifiedToken | None:
     """Verify the request's token cookie once; remember the outcome on the request."""
     if not hasattr(request, "_token_outcome"):
-        raw = request.COOKIES.get(tokens.COOKIE_NAME, "")
-        if not raw:
-            request._token_outcome = (None, AuthProblem.NO_TOKEN)
-        else:
-            try:
-                request._token_outcome = (tokens.verify(raw), None)
-            except tokens.InvalidToken:
-                request._token_outcome = (None, AuthProblem.BAD_TOKEN)
+        request._token_outcome = _verify_cookie(request.META.get("HTTP_COOKIE", ""))
     return request._token_outcome[0]
+
+
+def _verify_cookie(header: str):
+    try:
+        raw = tokens.token_from_cookie_header(header)
+        if raw is None:
+            return None, AuthProblem.NO_TOKEN
+        return tokens.verify(raw), None
+    except tokens.InvalidToken:
+        return None, AuthProblem.BAD_TOKEN
 
 
 def token_problem(request: HttpRequest) -> AuthProblem | None:

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.signals import sessions_ended
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", _("Support team")
@@ -64,16 +66,39 @@ class User(AbstractUser):
         loaded = getattr(self, "_loaded_revoking_state", None)
         return loaded is not None and loaded != self._revoking_state()
 
+    def check_password(self, raw_password):
+        # Django re-hashes an outdated password hash here and saves it; that
+        # is not a password change and must not sign the user out everywhere.
+        self._upgrading_hash = True
+        try:
+            return super().check_password(raw_password)
+        finally:
+            self._upgrading_hash = False
+
+    async def acheck_password(self, raw_password):
+        self._upgrading_hash = True
+        try:
+            return await super().acheck_password(raw_password)
+        finally:
+            self._upgrading_hash = False
+
     def save(self, *args, **kwargs):
         # Done here rather than in each view so that the Django admin, the
         # API and code in `manage.py shell` all end the sessions alike.
-        if self.revoking_change():
+        ending = self.revoking_change() and not getattr(self, "_upgrading_hash", False)
+        if ending:
             self.tokens_valid_after = timezone.now()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:
                 kwargs["update_fields"] = {*update_fields, "tokens_valid_after"}
         super().save(*args, **kwargs)
         self._loaded_revoking_state = self._revoking_state()
+        if ending:
+            sessions_ended.send(
+                sender=User,
+                user=self,
+                issued_before=self.tokens_valid_after.timestamp(),
+            )
 
 
 class RevokedToken(models.Model):

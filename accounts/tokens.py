@@ -13,11 +13,19 @@ from typing import TypedDict
 import jwt
 from django.conf import settings
 from django.db.models import Exists
+from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from accounts.models import RevokedToken, User
+from accounts.signals import sessions_ended
 
 COOKIE_NAME = "token"
+# Header fields that name or carry a key. Our tokens never have them, and a
+# verifier that followed one (a URL to fetch, a key id to look up) would let
+# the token choose its own key; a token that has one is refused outright.
+KEY_REFERENCE_HEADERS = frozenset(
+    {"kid", "jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"}
+)
 # Longer than any token we issue by two orders of magnitude; refusing larger
 # ones before decoding keeps hostile cookies from costing CPU.
 MAX_TOKEN_BYTES = 8192
@@ -76,6 +84,26 @@ def issue(user: User, *, now: datetime | None = None) -> IssuedToken:
     )
 
 
+def token_from_cookie_header(header: str) -> str | None:
+    """The ``token`` cookie's value from a raw Cookie header; None when absent or empty.
+
+    Raises :class:`InvalidToken` when ``token`` is sent more than once: which
+    one a server takes differs, and a second cookie is how a sibling
+    subdomain would plant its own token (cookie tossing).
+    """
+    # parse_cookie keeps only the last of repeated names, so each ";" chunk
+    # is parsed on its own, exactly as parse_cookie splits them, to see repeats.
+    values = [
+        value
+        for chunk in header.split(";")
+        for name, value in parse_cookie(chunk).items()
+        if name == COOKIE_NAME
+    ]
+    if len(values) > 1:
+        raise InvalidToken("more than one token cookie")
+    return values[0] if values and values[0] else None
+
+
 def _token_id(claims: Claims, token: str) -> str:
     # Tokens minted by the original app carry no jti; their signature, which
     # is unique per token, stands in so they can be signed out one by one.
@@ -94,6 +122,12 @@ def decode(token: str) -> tuple[Claims, str]:
     """
     if not token or len(token) > MAX_TOKEN_BYTES:
         raise InvalidToken("token empty or too large")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as err:
+        raise InvalidToken(f"{type(err).__name__}: {err}") from err
+    if KEY_REFERENCE_HEADERS & header.keys():
+        raise InvalidToken("token header names a key")
     try:
         # The algorithm list is pinned from settings, never read from the
         # token header: that is what refuses `alg: none` and HS/RS confusion.
@@ -145,17 +179,21 @@ def verify(token: str) -> VerifiedToken:
 
 
 def revoke(verified: VerifiedToken) -> None:
-    """Sign out this one token: it is refused from now until it expires."""
+    """Sign out one token: refused until it expires; its sockets are closed."""
     RevokedToken.objects.get_or_create(
         token_id=verified.token_id,
         defaults={"user": verified.user, "expires_at": verified.expires_at},
     )
+    sessions_ended.send(sender=User, user=verified.user, token_id=verified.token_id)
 
 
 def revoke_all(user: User) -> None:
-    """Sign out every token of ``user`` issued until now."""
+    """Sign out every token of ``user`` issued until now, and close their sockets."""
     user.tokens_valid_after = timezone.now()
     user.save(update_fields=["tokens_valid_after"])
+    sessions_ended.send(
+        sender=User, user=user, issued_before=user.tokens_valid_after.timestamp()
+    )
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

@@ -86,6 +86,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
+            if len(bytes_data or b"") > frames.MAX_FRAME_BYTES:
+                await self.close_with(CLOSE_FRAME_TOO_LARGE)
+                return
             await self.send_error(
                 BadFrame("Binary frames are not accepted; send JSON text.")
             )

@@ -8,7 +8,6 @@ hijacking), so the Origin is checked before the cookie is even read.
 import logging
 
 from channels.db import database_sync_to_async
-from django.http.cookie import parse_cookie
 
 from accounts import tokens
 from chat.frames import (
@@ -67,10 +66,12 @@ class TokenAuthMiddleware:
         header = cookie_header(scope)
         if header is None:
             return await self._reject(CLOSE_NOT_AUTHENTICATED, scope, receive, send)
-        raw_token = parse_cookie(header).get(tokens.COOKIE_NAME, "")
-        if not raw_token:
-            return await self._reject(CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send)
         try:
+            raw_token = tokens.token_from_cookie_header(header)
+            if raw_token is None:
+                return await self._reject(
+                    CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send
+                )
             verified = await database_sync_to_async(tokens.verify)(raw_token)
         except tokens.InvalidToken as err:
             return await self._reject(

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -148,3 +149,13 @@ def channel_layer_settings(layer_kind, request, settings):
         redis.Redis.from_url(url).flushdb()
     yield layer_kind
     channel_layers.backends.clear()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the SQLite test database files this run left (WAL, shared memory)."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if name:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(name + suffix).unlink(missing_ok=True)

@@ -1,0 +1,170 @@
+"""Live fixtures: a real daphne process per channel layer, and real client sockets.
+
+The daphne process serves the test database (a SQLite file, see
+``tests/settings.py``) with the test run's secrets, so users made by the
+shared factories in ``django_db(transaction=True)`` tests can sign in to it.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import cookie_with_token, free_port
+from tests.integration.live.wire import ChatSocket
+
+BASE_DIR = Path(settings.BASE_DIR)
+DAPHNE = Path(sys.prefix) / "bin" / "daphne"
+START_TIMEOUT_SECONDS = 30
+STOP_TIMEOUT_SECONDS = 10
+OPEN_TIMEOUT_SECONDS = 5
+CLOSE_TIMEOUT_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class DaphneServer:
+    """A running daphne: where it listens and which channel layer it uses."""
+
+    layer: str
+    port: int
+    log_path: Path
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/chat/"
+
+    @property
+    def origin(self) -> str:
+        return self.http_url
+
+
+def _daphne_env(layer: str, url: str | None) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatproject.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JWT_SECRET": settings.JWT_SECRET,
+        "JWT_COOKIE_SECURE": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # After django_db_setup, NAME is the test database file.
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("REDIS_URL", None)
+    if layer == "redis":
+        env["REDIS_URL"] = url
+    return env
+
+
+def _wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            pytest.fail(
+                f"daphne exited with {process.returncode} before listening:\n"
+                + log.read_text(errors="replace")[-4000:]
+            )
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+                pytest.fail(
+                    f"daphne did not listen on port {port} within "
+                    f"{START_TIMEOUT_SECONDS} s:\n"
+                    + log.read_text(errors="replace")[-4000:]
+                )
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session", params=["memory", "redis"])
+def daphne_server(request, django_db_setup, tmp_path_factory) -> Iterator[DaphneServer]:
+    """One daphne per channel layer for the whole session, on the test database."""
+    layer = request.param
+    url = request.getfixturevalue("redis_url") if layer == "redis" else None
+    if url:
+        redis.Redis.from_url(url).flushdb()
+    port = free_port()
+    log_path = tmp_path_factory.mktemp(f"daphne-{layer}") / "daphne.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(DAPHNE),
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "chatproject.asgi:application",
+            ],
+            cwd=BASE_DIR,
+            env=_daphne_env(layer, url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    _wait_until_listening(process, port, log_path)
+    yield DaphneServer(layer=layer, port=port, log_path=log_path)
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+async def open_socket(
+    server: DaphneServer,
+    *,
+    cookie: str | None = None,
+    origin: str | None = "default",
+) -> ClientConnection:
+    """Open a raw WebSocket to ``server``; ``origin=None`` sends no Origin header."""
+    headers = {"Cookie": cookie} if cookie is not None else None
+    return await connect(
+        server.ws_url,
+        origin=server.origin if origin == "default" else origin,
+        additional_headers=headers,
+        open_timeout=OPEN_TIMEOUT_SECONDS,
+        close_timeout=CLOSE_TIMEOUT_SECONDS,
+    )
+
+
+@pytest.fixture
+async def sockets(daphne_server) -> AsyncIterator:
+    """Opens sockets on the live server and closes every one of them at teardown.
+
+    ``await sockets.raw(cookie=..., origin=...)`` gives a bare connection;
+    ``await sockets.chat(token)`` a :class:`ChatSocket` whose hello was read.
+    """
+    opened: list[ClientConnection] = []
+
+    class Opener:
+        async def raw(self, **kwargs) -> ClientConnection:
+            ws = await open_socket(daphne_server, **kwargs)
+            opened.append(ws)
+            return ws
+
+        async def chat(self, token: str) -> ChatSocket:
+            chat = ChatSocket(await self.raw(cookie=cookie_with_token(token)))
+            chat.hello = await chat.recv_json()
+            assert chat.hello["type"] == "hello", chat.hello
+            return chat
+
+    yield Opener()
+    for ws in opened:
+        await ws.close()

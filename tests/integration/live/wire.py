@@ -1,0 +1,87 @@
+"""A small JSON client over a real WebSocket, every wait bounded."""
+
+import asyncio
+import json
+import urllib.request
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import cookie_with_token
+
+RECV_TIMEOUT_SECONDS = 5
+# Long enough for a duplicate or stray delivery to show up on either layer.
+QUIET_SECONDS = 0.4
+HTTP_TIMEOUT_SECONDS = 5
+
+
+class ChatSocket:
+    """A chat connection speaking JSON frames; ``hello`` is its first frame."""
+
+    def __init__(self, ws: ClientConnection):
+        self.ws = ws
+        self.hello: dict[str, Any] | None = None
+
+    async def send_json(self, frame: Any) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def recv_json(self) -> Any:
+        raw = await asyncio.wait_for(self.ws.recv(), RECV_TIMEOUT_SECONDS)
+        assert isinstance(raw, str), f"expected a text frame, got {raw!r}"
+        return json.loads(raw)
+
+    async def read(self, count: int) -> list[Any]:
+        """Exactly the next ``count`` frames."""
+        return [await self.recv_json() for _ in range(count)]
+
+    async def read_then_quiet(self, count: int) -> list[Any]:
+        """The next ``count`` frames, then proof that nothing more arrives."""
+        frames = await self.read(count)
+        await self.assert_quiet()
+        return frames
+
+    async def assert_quiet(self, seconds: float = QUIET_SECONDS) -> None:
+        try:
+            extra = await asyncio.wait_for(self.ws.recv(), seconds)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected frame: {extra!r}")
+
+    async def roundtrip(self, text: str, client_id: str, **extra: Any) -> Any:
+        """Send a valid message and return the next frame (its echo, if all is well)."""
+        await self.send_json(
+            {"type": "send", "text": text, "client_id": client_id, **extra}
+        )
+        return await self.recv_json()
+
+
+async def frames_until_close(ws: ClientConnection) -> tuple[list[Any], int | None]:
+    """Every frame the server sends until it closes, and the close code it sent."""
+    frames: list[Any] = []
+
+    async def drain() -> int | None:
+        while True:
+            try:
+                raw = await ws.recv()
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            frames.append(json.loads(raw) if isinstance(raw, str) else raw)
+
+    code = await asyncio.wait_for(drain(), RECV_TIMEOUT_SECONDS)
+    return frames, code
+
+
+def _get_json(url: str, token: str) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 (a loopback http:// URL)
+        url, headers={"Cookie": cookie_with_token(token)}
+    )
+    with urllib.request.urlopen(  # noqa: S310
+        request, timeout=HTTP_TIMEOUT_SECONDS
+    ) as response:
+        return response.status, json.loads(response.read())
+
+
+async def get_json(base_url: str, path: str, token: str) -> tuple[int, Any]:
+    """GET ``path`` from the live server with the ``token`` cookie; status and body."""
+    return await asyncio.to_thread(_get_json, base_url + path, token)
