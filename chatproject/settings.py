@@ -211,6 +211,22 @@ CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS: the secure-cookie setting says whether the site runs on HTTPS.
+# Behind a proxy (PROXY_COUNT > 0) the proxy's X-Forwarded-Proto is trusted,
+# so it must set that header itself and drop any the client sent.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if AXES_IPWARE_PROXY_COUNT else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", JWT_COOKIE_SECURE and not DEBUG)
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 31_536_000 if JWT_COOKIE_SECURE and not DEBUG else 0
+)
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS for subdomains and browser preload lists bind every other site on
+    # the domain to HTTPS for a year: an owner's decision, not this app's.
+    "security.W005",
+    "security.W021",
+]
 
 LOGGING = {
     "version": 1,

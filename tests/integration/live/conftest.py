@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class DaphneServer:
         return self.http_url
 
 
-def _daphne_env(layer: str, url: str | None) -> dict[str, str]:
+def daphne_env(layer: str, url: str | None) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatproject.settings",
@@ -93,15 +94,12 @@ def _wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> No
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="session", params=["memory", "redis"])
-def daphne_server(request, django_db_setup, tmp_path_factory) -> Iterator[DaphneServer]:
-    """One daphne per channel layer for the whole session, on the test database."""
-    layer = request.param
-    url = request.getfixturevalue("redis_url") if layer == "redis" else None
-    if url:
-        redis.Redis.from_url(url).flushdb()
+@contextmanager
+def running_daphne(
+    layer: str, url: str | None, log_path: Path
+) -> Iterator[DaphneServer]:
+    """A daphne process on a free port, on the test database, stopped on exit."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp(f"daphne-{layer}") / "daphne.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -113,18 +111,32 @@ def daphne_server(request, django_db_setup, tmp_path_factory) -> Iterator[Daphne
                 "chatproject.asgi:application",
             ],
             cwd=BASE_DIR,
-            env=_daphne_env(layer, url),
+            env=daphne_env(layer, url),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    _wait_until_listening(process, port, log_path)
-    yield DaphneServer(layer=layer, port=port, log_path=log_path)
-    process.terminate()
     try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        _wait_until_listening(process, port, log_path)
+        yield DaphneServer(layer=layer, port=port, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+@pytest.fixture(scope="session", params=["memory", "redis"])
+def daphne_server(request, django_db_setup, tmp_path_factory) -> Iterator[DaphneServer]:
+    """One daphne per channel layer for the whole session, on the test database."""
+    layer = request.param
+    url = request.getfixturevalue("redis_url") if layer == "redis" else None
+    if url:
+        redis.Redis.from_url(url).flushdb()
+    log_path = tmp_path_factory.mktemp(f"daphne-{layer}") / "daphne.log"
+    with running_daphne(layer, url, log_path) as server:
+        yield server
 
 
 async def open_socket(

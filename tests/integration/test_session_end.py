@@ -1,0 +1,188 @@
+"""Sessions end on time and on revocation: the socket hears why, then closes."""
+
+import time
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts import tokens
+from accounts.models import Role
+from chatproject.asgi import application
+from tests.conftest import PASSWORD, cookie_with_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLOSE_WITHIN_SECONDS = 2
+
+
+async def open_chat(token: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(token).encode()),
+        ],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator
+
+
+async def assert_closed_with(communicator, code: int, reason: str) -> None:
+    """The next outputs are the one closing frame and the close, within 2 s."""
+    closing = await communicator.receive_json_from(timeout=CLOSE_WITHIN_SECONDS)
+    assert closing == {"type": "closing", "code": code, "reason": reason}
+    close = await communicator.receive_output(timeout=CLOSE_WITHIN_SECONDS)
+    assert close["type"] == "websocket.close" and close["code"] == code
+
+
+async def assert_still_open(communicator) -> None:
+    await communicator.send_json_to({"type": "send", "text": "¿sigues ahí?"})
+    echo = await communicator.receive_json_from(timeout=5)
+    assert echo["type"] == "message"
+
+
+async def test_a_socket_is_warned_then_closed_when_its_token_expires(
+    user, settings, channel_layer_settings
+):
+    settings.JWT_LIFETIME_SECONDS = 2
+    issued = tokens.issue(user)
+    chat = await open_chat(issued.token)
+    try:
+        warning = await chat.receive_json_from(timeout=5)
+        assert warning["type"] == "session.expiring"
+        await assert_closed_with(chat, 4004, "session expired")
+        assert time.time() <= issued.expires_at.timestamp() + CLOSE_WITHIN_SECONDS
+        assert time.time() >= issued.expires_at.timestamp() - 0.5
+    finally:
+        await chat.disconnect()
+
+
+async def test_a_long_lived_token_gets_no_warning_yet(user, channel_layer_settings):
+    chat = await open_chat(tokens.issue(user).token)
+    try:
+        assert await chat.receive_nothing(timeout=0.3)
+    finally:
+        await chat.disconnect()
+
+
+async def test_logout_closes_only_that_tokens_sockets(user, channel_layer_settings):
+    signed_out, kept = tokens.issue(user).token, tokens.issue(user).token
+    closing_chat, other_chat = await open_chat(signed_out), await open_chat(kept)
+    try:
+        verified = await database_sync_to_async(tokens.verify)(signed_out)
+        await database_sync_to_async(tokens.revoke)(verified)
+        await assert_closed_with(closing_chat, 4005, "session revoked")
+        await assert_still_open(other_chat)
+    finally:
+        await closing_chat.disconnect()
+        await other_chat.disconnect()
+
+
+async def test_logout_through_the_api_closes_the_socket_and_refuses_the_token(
+    user, channel_layer_settings
+):
+    token = tokens.issue(user).token
+    chat = await open_chat(token)
+    try:
+
+        def logout():
+            client = Client()
+            client.cookies["token"] = token
+            return client.post("/api/auth/logout").status_code
+
+        assert await database_sync_to_async(logout)() == 204
+        await assert_closed_with(chat, 4005, "session revoked")
+
+        def me():
+            client = Client()
+            client.cookies["token"] = token
+            return client.get("/api/me")
+
+        refused = await database_sync_to_async(me)()
+        assert refused.status_code == 403 and refused.json()["error"] == "invalid_token"
+    finally:
+        await chat.disconnect()
+
+    again = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(token).encode()),
+        ],
+    )
+    try:
+        await again.connect()
+        closing = await again.receive_json_from()
+        assert closing == {"type": "closing", "code": 4003, "reason": "invalid token"}
+    finally:
+        await again.disconnect()
+
+
+async def test_logout_all_closes_every_socket_of_the_user_and_no_other(
+    user, make_user, channel_layer_settings
+):
+    other = await database_sync_to_async(make_user)("luis")
+    first, second = (
+        await open_chat(tokens.issue(user).token),
+        await open_chat(tokens.issue(user).token),
+    )
+    bystander = await open_chat(tokens.issue(other).token)
+    try:
+        await database_sync_to_async(tokens.revoke_all)(user)
+        await assert_closed_with(first, 4005, "session revoked")
+        await assert_closed_with(second, 4005, "session revoked")
+        await assert_still_open(bystander)
+    finally:
+        for chat in (first, second, bystander):
+            await chat.disconnect()
+
+
+def _deactivate(user):
+    user.is_active = False
+    user.save()
+
+
+def _change_password(user):
+    user.set_password("a brand new passphrase")
+    user.save()
+
+
+def _make_admin(user):
+    user.role = Role.ADMIN
+    user.save()
+
+
+@pytest.mark.parametrize(
+    "change", [_deactivate, _change_password, _make_admin], ids=lambda f: f.__name__
+)
+async def test_account_changes_close_the_users_sockets(
+    user, change, channel_layer_settings
+):
+    chat = await open_chat(tokens.issue(user).token)
+    try:
+        fresh = await database_sync_to_async(type(user).objects.get)(pk=user.pk)
+        await database_sync_to_async(change)(fresh)
+        await assert_closed_with(chat, 4005, "session revoked")
+    finally:
+        await chat.disconnect()
+
+
+async def test_a_password_hash_upgrade_is_not_a_password_change(user, settings):
+    """Django re-hashes old hashes at sign-in; that must not sign anyone out."""
+    token = tokens.issue(user).token
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    fresh = await database_sync_to_async(type(user).objects.get)(pk=user.pk)
+    assert fresh.password.startswith("md5$")
+    assert await database_sync_to_async(fresh.check_password)(PASSWORD)
+    fresh = await database_sync_to_async(type(user).objects.get)(pk=user.pk)
+    assert fresh.password.startswith("pbkdf2_")
+    assert (await database_sync_to_async(tokens.verify)(token)).user == fresh
