@@ -5,6 +5,8 @@ import logging
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from accounts import tokens
 from accounts.models import Role
@@ -17,6 +19,7 @@ from chat.frames import (
     ChatError,
 )
 from chat.groups import ADMINS_GROUP, user_group
+from chat.language import scope_language
 from chat.sessions import SessionClock, revocation_applies
 from chatproject.isotime import iso_utc
 
@@ -44,6 +47,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.token = self.scope["token"]
         self.raw_token = self.scope["raw_token"]
+        self.language = scope_language(self.scope)
         self.send_bucket = services.TokenBucket()
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
@@ -85,12 +89,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
+        # Error texts in the page's language (services use gettext).
+        with translation.override(self.language):
+            await self.handle_frame(text_data, bytes_data)
+
+    async def handle_frame(self, text_data, bytes_data):
         if text_data is None:
             if len(bytes_data or b"") > frames.MAX_FRAME_BYTES:
                 await self.close_with(CLOSE_FRAME_TOO_LARGE)
                 return
             await self.send_error(
-                BadFrame("Binary frames are not accepted; send JSON text.")
+                BadFrame(_("Binary frames are not accepted; send JSON text."))
             )
             return
         if frames.frame_too_large(text_data):
@@ -107,7 +116,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_send(self, frame):
         if not self.send_bucket.take():
             raise ChatError(
-                "rate_limited", "Too many messages; slow down and send again."
+                "rate_limited", _("Too many messages; slow down and send again.")
             )
         await services.amessage_post(
             sender=self.user,

@@ -5,6 +5,8 @@ building server frames. No I/O here, so every rule is unit-testable.
 import json
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from chatproject.isotime import iso_utc
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -93,11 +95,11 @@ def parse(text: str) -> dict[str, Any]:
     try:
         frame = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
-        raise BadFrame("The frame is not valid JSON.", code="bad_json") from err
+        raise BadFrame(_("The frame is not valid JSON."), code="bad_json") from err
     if not isinstance(frame, dict):
-        raise BadFrame("A frame must be a JSON object.")
+        raise BadFrame(_("A frame must be a JSON object."))
     if frame.get("type") not in ("send", "resume", "read"):
-        raise BadFrame("Unknown frame type; expected send, resume or read.")
+        raise BadFrame(_("Unknown frame type; expected send, resume or read."))
     return frame
 
 
@@ -115,12 +117,14 @@ def require_id(frame: dict[str, Any], field: str) -> int:
     """A non-negative integer field (message ids); booleans are not integers."""
     value = frame.get(field)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadFrame(f"'{field}' must be a non-negative integer.")
+        raise BadFrame(
+            _("'%(field)s' must be a non-negative integer.") % {"field": field}
+        )
     return value
 
 
 def require_str(frame: dict[str, Any], field: str) -> str:
     value = frame.get(field)
     if not isinstance(value, str):
-        raise BadFrame(f"'{field}' must be a string.")
+        raise BadFrame(_("'%(field)s' must be a string.") % {"field": field})
     return value

@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, Greatest
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode, message_frame
@@ -50,21 +51,23 @@ class TokenBucket:
 
 def _clean_text(text: Any) -> str:
     if not isinstance(text, str):
-        raise BadFrame("'text' must be a string.")
+        raise BadFrame(_("'text' must be a string."))
     if not text.strip():
-        raise ChatError("empty_text", "The message is empty.")
+        raise ChatError("empty_text", _("The message is empty."))
     if len(text) > MAX_MESSAGE_CHARS:
         raise ChatError(
-            "too_long", f"The message is longer than {MAX_MESSAGE_CHARS} characters."
+            "too_long",
+            _("The message is longer than %(max)d characters.")
+            % {"max": MAX_MESSAGE_CHARS},
         )
     # A NUL or a lone surrogate would be refused by the database after the
     # client was told nothing; refuse it here, where the client hears why.
     if "\x00" in text:
-        raise BadFrame("'text' must not contain NUL characters.")
+        raise BadFrame(_("The message must not contain NUL characters."))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise BadFrame("'text' is not valid Unicode.") from err
+        raise BadFrame(_("The message is not valid Unicode.")) from err
     return text
 
 
@@ -73,7 +76,8 @@ def _clean_client_id(client_id: Any) -> str | None:
         return None
     if not isinstance(client_id, str) or len(client_id) > MAX_CLIENT_ID_CHARS:
         raise BadFrame(
-            f"'client_id' must be a string of at most {MAX_CLIENT_ID_CHARS} characters."
+            _("'client_id' must be a string of at most %(max)d characters.")
+            % {"max": MAX_CLIENT_ID_CHARS}
         )
     return client_id
 
@@ -87,16 +91,20 @@ def recipient_thread(*, sender: User, to: Any) -> User:
     if sender.role != Role.ADMIN:
         if to is not None:
             raise ChatError(
-                "invalid_recipient", "Users write only to the support team."
+                "invalid_recipient", _("Users write only to the support team.")
             )
         return sender
     if not isinstance(to, str) or not to:
-        raise BadFrame("'to' must name the user whose thread you answer.")
+        raise BadFrame(_("'to' must name the user whose thread you answer."))
     recipient = User.objects.filter(username=to).first()
     if recipient is None:
-        raise ChatError("unknown_user", f"There is no user named {to!r}.")
+        raise ChatError(
+            "unknown_user", _("There is no user named %(name)s.") % {"name": to}
+        )
     if recipient.role == Role.ADMIN:
-        raise ChatError("invalid_recipient", "Admins answer users, not other admins.")
+        raise ChatError(
+            "invalid_recipient", _("Admins answer users, not other admins.")
+        )
     return recipient
 
 
@@ -171,12 +179,14 @@ def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> None:
     Users may mark only their own thread; the mark never moves backwards.
     """
     if not isinstance(thread, str) or not thread:
-        raise BadFrame("'thread' must name a thread.")
+        raise BadFrame(_("'thread' must name a thread."))
     if reader.role != Role.ADMIN and thread != reader.username:
-        raise ChatError("forbidden", "You can only mark your own thread as read.")
+        raise ChatError("forbidden", _("You can only mark your own thread as read."))
     owner_id = User.objects.filter(username=thread).values_list("id", flat=True).first()
     if owner_id is None:
-        raise ChatError("unknown_user", f"There is no user named {thread!r}.")
+        raise ChatError(
+            "unknown_user", _("There is no user named %(name)s.") % {"name": thread}
+        )
     updated = ReadState.objects.filter(reader=reader, thread_id=owner_id).update(
         last_read_id=Greatest("last_read_id", up_to)
     )

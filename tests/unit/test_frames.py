@@ -44,3 +44,20 @@ def test_the_closing_frame_carries_code_and_reason():
     assert frames.closing_frame(4009) == (
         '{"type":"closing","code":4009,"reason":"frame too large"}'
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "language"),
+    [
+        ([], "en"),
+        ([(b"accept-language", b"es-ES,es;q=0.9,en;q=0.5")], "es"),
+        ([(b"accept-language", b"fr-FR,fr;q=0.9")], "en"),
+        ([(b"accept-language", b"es"), (b"cookie", b"django_language=en")], "en"),
+        ([(b"cookie", b"django_language=es; token=x")], "es"),
+        ([(b"accept-language", b"\xff\xfe;q=x")], "en"),
+    ],
+)
+def test_a_socket_speaks_the_language_its_page_would(headers, language):
+    from chat.language import scope_language
+
+    assert scope_language({"headers": headers}) == language
