@@ -1,18 +1,26 @@
 """The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4)."""
 
+import asyncio
+import contextlib
 import logging
+import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts import tokens
 from accounts.models import Role
-from chat import frames, selectors, services
+from chat import frames, metrics, selectors, services
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
+    CLOSE_SERVICE_UNAVAILABLE,
     CLOSE_SESSION_EXPIRED,
     CLOSE_SESSION_REVOKED,
     BadFrame,
@@ -25,6 +33,8 @@ from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
 
+LAYER_RETRY_MAX_SECONDS = 2.0
+
 
 class ChatConsumer(AsyncWebsocketConsumer):
     """One signed-in socket. ``scope["user"]`` was set by ``chat.middleware``."""
@@ -32,6 +42,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
     clock: SessionClock | None = None
     closing_code: int | None = None
     groups_joined: list[str] = []
+    counted_open = False
+
+    async def __call__(self, scope, receive, send):
+        # AsyncConsumer.__call__, with a channel-layer receive that outlives
+        # a Redis outage instead of ending the socket (receive_from_layer).
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.receive_from_layer], self.dispatch)
+
+    async def receive_from_layer(self):
+        """The next channel-layer event; while the layer is down, wait and rejoin.
+
+        A restarted Redis has forgotten the groups, so they are joined again
+        before listening resumes. Messages stored meanwhile reach the client
+        through ``resume``.
+        """
+        try:
+            return await self.channel_layer.receive(self.channel_name)
+        except Exception:
+            logger.exception("channel layer receive failed; retrying")
+        delay = 0.1
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
+            try:
+                for group in self.groups_joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                return await self.channel_layer.receive(self.channel_name)
+            except Exception as err:  # noqa: BLE001 (retried until it answers)
+                logger.warning("channel layer still unavailable: %s", err)
 
     async def dispatch(self, message):
         # Channels' dispatch sends every event through
@@ -52,12 +95,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
             self.groups_joined.append(ADMINS_GROUP)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        if not await self.token_still_valid():
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+            still_valid = await self.token_still_valid()
+        except Exception:
+            logger.exception("cannot open a chat session for %s", self.user.username)
+            await self.close_with(CLOSE_SERVICE_UNAVAILABLE)
+            return
+        if not still_valid:
             await self.close_with(CLOSE_SESSION_REVOKED)
             return
+        metrics.OPEN_SOCKETS.inc()
+        self.counted_open = True
         await self.send_frame(
             {
                 "type": "hello",
@@ -85,8 +136,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.clock is not None:
             self.clock.cancel()
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.counted_open:
+            metrics.OPEN_SOCKETS.dec()
+        try:
+            for group in self.groups_joined:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        except Exception:
+            # Redis is down: its group entries expire by themselves, and
+            # sends to this dead channel only fill a capped queue.
+            logger.exception("could not leave the groups of %s", self.user.username)
 
     async def receive(self, text_data=None, bytes_data=None):
         # Error texts in the page's language (services use gettext).
@@ -112,18 +170,31 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await handler(frame)
         except ChatError as err:
             await self.send_error(err, frames.client_id_of(frame))
+        except DatabaseError:
+            logger.exception("database unavailable for %s", self.user.username)
+            await self.send_error(
+                ChatError(
+                    "unavailable",
+                    _("The service is briefly unavailable; send again in a moment."),
+                ),
+                frames.client_id_of(frame),
+            )
 
     async def on_send(self, frame):
         if not self.send_bucket.take():
             raise ChatError(
                 "rate_limited", _("Too many messages; slow down and send again.")
             )
-        await services.amessage_post(
+        posted = await services.amessage_post(
             sender=self.user,
             text=frame.get("text"),
             to=frame.get("to"),
             client_id=frame.get("client_id"),
+            sender_channel=self.channel_name,
         )
+        # The echo is the ack, sent by this socket itself: the sender hears
+        # back even when the channel layer is down.
+        await self.send(text_data=posted.wire)
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
@@ -158,7 +229,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def chat_message(self, event):
         """A stored message published to one of our groups; already encoded."""
+        if event.get("sender_channel") == self.channel_name:
+            return
         await self.send(text_data=event["text"])
+        metrics.MESSAGES_DELIVERED.inc()
+        metrics.DELIVERY_LATENCY.observe(time.time() - event["stored_at"])
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         # Once the closing frame is out, nothing else may follow it.
@@ -169,6 +244,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=frames.encode(frame))
 
     async def send_error(self, err: ChatError, client_id: str | None = None):
+        metrics.ERRORS.labels(err.code).inc()
         await self.send(text_data=frames.error_frame(err, client_id))
 
     async def close_with(self, code: int):

@@ -19,6 +19,9 @@ CLOSE_INVALID_TOKEN = 4003
 CLOSE_SESSION_EXPIRED = 4004
 CLOSE_SESSION_REVOKED = 4005
 CLOSE_FRAME_TOO_LARGE = 4009
+# Not in PROTOCOL.md's first version: the database or channel layer is down
+# at the handshake; the client reconnects with back-off.
+CLOSE_SERVICE_UNAVAILABLE = 4503
 
 CLOSE_REASONS = {
     CLOSE_NOT_AUTHENTICATED: "not authenticated",
@@ -27,6 +30,7 @@ CLOSE_REASONS = {
     CLOSE_SESSION_EXPIRED: "session expired",
     CLOSE_SESSION_REVOKED: "session revoked",
     CLOSE_FRAME_TOO_LARGE: "frame too large",
+    CLOSE_SERVICE_UNAVAILABLE: "service unavailable",
 }
 
 

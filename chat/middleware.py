@@ -8,15 +8,18 @@ hijacking), so the Origin is checked before the cookie is even read.
 import logging
 
 from channels.db import database_sync_to_async
+from django.db import DatabaseError
 
 from accounts import tokens
 from chat.frames import (
     CLOSE_INVALID_TOKEN,
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_REASONS,
+    CLOSE_SERVICE_UNAVAILABLE,
     CLOSE_TOKEN_NOT_PROVIDED,
     closing_frame,
 )
+from chat.metrics import HANDSHAKE_REJECTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,10 @@ class TokenAuthMiddleware:
                     CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send
                 )
             verified = await database_sync_to_async(tokens.verify)(raw_token)
+        except DatabaseError as err:
+            return await self._reject(
+                CLOSE_SERVICE_UNAVAILABLE, scope, receive, send, type(err).__name__
+            )
         except tokens.InvalidToken as err:
             return await self._reject(
                 CLOSE_INVALID_TOKEN, scope, receive, send, str(err)
@@ -86,6 +93,7 @@ class TokenAuthMiddleware:
         return await self.inner(scope, receive, send)
 
     async def _reject(self, code, scope, receive, send, detail=""):
+        HANDSHAKE_REJECTIONS.labels(CLOSE_REASONS[code]).inc()
         logger.warning(
             "websocket rejected: %s%s (client %s)",
             CLOSE_REASONS[code],

@@ -4,7 +4,10 @@ The consumer calls these, and so can anything else that posts (a view, a
 management command): the rules on who may write to whom live only here.
 """
 
+import asyncio
+import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +19,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
+from chat import metrics
 from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode, message_frame
 from chat.groups import ADMINS_GROUP, user_group
 from chat.models import Message, ReadState, Thread
@@ -25,6 +29,10 @@ RATE_PER_SECOND = 10.0
 RATE_BURST = 20
 
 CHAT_MESSAGE_EVENT = "chat.message"
+# Past this the channel layer is taken as down: the sender must hear back.
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+logger = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -141,27 +149,63 @@ def message_store(
     return message_frame(message)
 
 
-async def message_publish(frame: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class PostedMessage:
+    """A stored message: its ``message`` frame, and that frame encoded once."""
+
+    frame: dict[str, Any]
+    wire: str
+
+
+async def message_publish(
+    posted: PostedMessage, *, sender_channel: str | None = None
+) -> None:
     """Deliver a stored message to its thread's user and to the support team.
 
-    The frame is encoded once here, not once per socket. The two groups never
-    share a socket (admins have no thread), so each socket gets it once.
+    The two groups never share a socket (admins have no thread), so each
+    socket gets it once. ``sender_channel`` names the socket that already
+    echoed it to its sender; that socket skips its copy.
     """
     layer = get_channel_layer()
-    event = {"type": CHAT_MESSAGE_EVENT, "text": encode(frame)}
-    await layer.group_send(user_group(frame["thread"]), event)
+    # stored_at feeds the delivery-latency metric; plain types only (msgpack).
+    event = {
+        "type": CHAT_MESSAGE_EVENT,
+        "text": posted.wire,
+        "stored_at": time.time(),
+        "sender_channel": sender_channel,
+    }
+    await layer.group_send(user_group(posted.frame["thread"]), event)
     await layer.group_send(ADMINS_GROUP, event)
 
 
 async def amessage_post(
-    *, sender: User, text: Any, to: Any = None, client_id: Any = None
-) -> dict[str, Any]:
-    """Store, then publish, a message from async code; return its frame."""
+    *,
+    sender: User,
+    text: Any,
+    to: Any = None,
+    client_id: Any = None,
+    sender_channel: str | None = None,
+) -> PostedMessage:
+    """Store, then publish, a message from async code. Raises ChatError.
+
+    A failed publish (the channel layer down) is logged, not raised: the
+    message is stored, the sender's socket echoes it itself, and the other
+    sockets get it when they ``resume``.
+    """
     frame = await database_sync_to_async(message_store)(
         sender=sender, text=text, to=to, client_id=client_id
     )
-    await message_publish(frame)
-    return frame
+    posted = PostedMessage(frame=frame, wire=encode(frame))
+    try:
+        await asyncio.wait_for(
+            message_publish(posted, sender_channel=sender_channel),
+            PUBLISH_TIMEOUT_SECONDS,
+        )
+    except Exception:
+        logger.exception("message %s stored but not published", frame["id"])
+    else:
+        metrics.MESSAGES_POSTED.inc()
+    return posted
 
 
 def message_post(
@@ -169,7 +213,8 @@ def message_post(
 ) -> dict[str, Any]:
     """Store, then publish, a message from sync code (views, commands, shell)."""
     frame = message_store(sender=sender, text=text, to=to, client_id=client_id)
-    async_to_sync(message_publish)(frame)
+    async_to_sync(message_publish)(PostedMessage(frame=frame, wire=encode(frame)))
+    metrics.MESSAGES_POSTED.inc()
     return frame
 
 

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from chatproject.env import env_bool, env_int, env_list, env_str
+from chatproject.layers import REDIS_LAYER_BACKENDS, channel_layers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security headers, so every HTML answer gets the policy.
+    "chatproject.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -129,23 +132,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 REDIS_URL = env_str("REDIS_URL")
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10)
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # redis-py's default pool (100) fails under load with "Too
-                # many connections": each socket's receive holds one.
-                "hosts": [
-                    {"address": REDIS_URL, "max_connections": REDIS_MAX_CONNECTIONS}
-                ],
-                "capacity": 1000,
-                "expiry": 30,
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS_LAYER = env_str("REDIS_LAYER", "pubsub")
+if REDIS_LAYER not in REDIS_LAYER_BACKENDS:
+    raise ImproperlyConfigured(
+        f"REDIS_LAYER must be one of {', '.join(REDIS_LAYER_BACKENDS)} "
+        f"(got {REDIS_LAYER!r})."
+    )
+CHANNEL_LAYERS = channel_layers(
+    REDIS_URL, kind=REDIS_LAYER, max_connections=REDIS_MAX_CONNECTIONS
+)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -205,6 +200,10 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# /metrics answers only these addresses, and never a request that came
+# through the proxy (one with X-Forwarded-For).
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+
 CSRF_COOKIE_SECURE = JWT_COOKIE_SECURE
 SESSION_COOKIE_SECURE = JWT_COOKIE_SECURE
 CSRF_FAILURE_VIEW = "accounts.views.csrf_failure"
@@ -233,8 +232,15 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatproject.logformat.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            # One JSON object per line in production, for log collectors.
+            "formatter": "plain" if DEBUG else "json",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Axes logs the submitted credentials' username on every attempt at

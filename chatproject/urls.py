@@ -1,7 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from accounts import views as account_views
+from chat.metrics import metrics_view
+from chatproject import health
 
 urlpatterns = [
     path("", account_views.home_page, name="home"),
@@ -9,6 +12,13 @@ urlpatterns = [
     path("register", account_views.register_page, name="register"),
     path("logout", account_views.logout_page, name="logout"),
     path("admin/", admin.site.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/auth/", include("accounts.urls")),
+    # The language switcher posts to set_language, which remembers the choice
+    # in the language cookie; the page scripts read their strings from jsi18n.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("chat.urls")),
 ]

@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts import tokens
 from accounts.models import Role, User
+from chatproject.layers import channel_layers as channel_layers_setting
 
 PASSWORD = "correct horse battery staple"
 
@@ -123,14 +124,8 @@ def redis_url() -> Iterator[str]:
 
 
 def layer_config(kind: str, redis_url: str | None) -> dict:
-    if kind == "memory":
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "max_connections": 1000}]},
-        }
-    }
+    """The production CHANNEL_LAYERS for the in-memory layer or for ``redis_url``."""
+    return channel_layers_setting(redis_url if kind == "redis" else None)
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,0 +1,168 @@
+"""Health, readiness, metrics, and what a channel-layer outage does to a chat."""
+
+import asyncio
+import json
+import logging
+import shutil
+import subprocess
+import time
+
+import pytest
+import redis
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+
+from chat.models import Message
+from chatproject.asgi import application
+from chatproject.logformat import JsonFormatter
+from tests.conftest import cookie_with_token, free_port, layer_config, token_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_answers_while_the_process_lives(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_is_200_when_database_and_layer_answer(client, settings):
+    settings.CHANNEL_LAYERS = layer_config("memory", None)
+    channel_layers.backends.clear()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_the_channel_layer_does_not_answer(client, settings):
+    settings.CHANNEL_LAYERS = layer_config(
+        "redis", f"redis://127.0.0.1:{free_port()}/0"
+    )
+    channel_layers.backends.clear()
+    try:
+        response = client.get("/readyz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    assert response.json()["problems"][0].startswith("channel layer")
+
+
+def test_metrics_are_served_to_the_local_scraper_only(client):
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert b"chat_open_sockets" in response.content
+    assert b"chat_handshake_rejections_total" in response.content
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.9").status_code == 404
+
+
+def test_log_lines_are_one_json_object_each():
+    record = logging.makeLogRecord(
+        {"name": "chat", "levelname": "WARNING", "msg": "rejected %s", "args": ("x",)}
+    )
+    record.client = "127.0.0.1:5000"
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    assert json.loads(line) | {"time": None} == {
+        "time": None,
+        "level": "WARNING",
+        "logger": "chat",
+        "message": "rejected x",
+        "client": "127.0.0.1:5000",
+    }
+
+
+def start_redis(port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("redis-server did not start")
+            time.sleep(0.05)
+
+
+async def open_chat(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(token_for(user)).encode()),
+        ],
+    )
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    assert (await communicator.receive_json_from())["type"] == "hello"
+    return communicator
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
+    user, admin_user, settings
+):
+    port = free_port()
+    process = await asyncio.to_thread(start_redis, port)
+    settings.CHANNEL_LAYERS = layer_config("redis", f"redis://127.0.0.1:{port}/0")
+    channel_layers.backends.clear()
+    ana, support = await open_chat(user), await open_chat(admin_user)
+    try:
+        await ana.send_json_to({"type": "send", "text": "antes", "client_id": "b"})
+        assert (await ana.receive_json_from(timeout=5))["client_id"] == "b"
+        assert (await support.receive_json_from(timeout=5))["client_id"] == "b"
+
+        process.terminate()
+        await asyncio.to_thread(process.wait, 10)
+        await ana.send_json_to({"type": "send", "text": "durante", "client_id": "d"})
+        during = await ana.receive_json_from(timeout=10)
+        assert during["type"] == "message" and during["client_id"] == "d"
+        assert await database_sync_to_async(
+            Message.objects.filter(id=during["id"]).exists
+        )()
+
+        process = await asyncio.to_thread(start_redis, port)
+        # The sockets rejoin their groups by themselves (back-off up to 2 s).
+        deadline = time.monotonic() + 15
+        while True:
+            await ana.send_json_to(
+                {"type": "send", "text": "después", "client_id": "a"}
+            )
+            echo = await ana.receive_json_from(timeout=10)
+            assert echo["type"] == "message"
+            # receive_nothing, not a receive timeout: a communicator that
+            # times out cancels the application.
+            if not await support.receive_nothing(timeout=2):
+                seen = await support.receive_json_from()
+                break
+            assert time.monotonic() < deadline, "live delivery did not resume"
+        assert seen["text"] == "después"
+
+        await support.send_json_to({"type": "resume", "after": 0})
+        replay = []
+        while (frame := await support.receive_json_from(timeout=5))[
+            "type"
+        ] != "resumed":
+            replay.append(frame["client_id"])
+        assert "d" in replay and replay[:2] == ["b", "d"]
+    finally:
+        await ana.disconnect()
+        await support.disconnect()
+        process.terminate()
+        await asyncio.to_thread(process.wait, 10)
+        channel_layers.backends.clear()
