@@ -1,12 +1,16 @@
-"""Send-to-delivery time of one message, on the in-memory layer and on Redis.
+"""Send-to-delivery time, on the in-memory layer and on Redis (core and pub/sub).
 
 Runs daphne as production would (DEBUG off, SQLite persistence, auth on) on a
-throwaway database, then sends 1,000 messages one at a time from users to an
-admin and times each from the moment the frame is written until the admin's
-socket receives it (the echo to the sender is timed too). Run: `make latency`.
+throwaway database. First 1,000 messages one at a time from users to an
+admin, each timed from the moment the frame is written until the admin's
+socket receives it (the echo to the sender is timed too); then every user
+sends 8 messages/s at once, for the delivery rate and latency under load.
+With Redis the users sit on one daphne process and the admin on another,
+so every delivery crosses processes. Run: `make latency`.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -25,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 1000
 WARMUP = 50
 USERS = 60  # spread the sends so no socket reaches the 10/s rate limit
+RATE_PER_USER = 8
+SUSTAIN_SECONDS = 5
 
 
 def free_port() -> int:
@@ -84,26 +90,22 @@ async def open_socket(port: int, token: str):
     return ws
 
 
-async def run_layer(
-    port: int, issued: dict[str, str]
-) -> tuple[list[float], list[float]]:
-    admin = await open_socket(port, issued["lat-admin"])
-    users = [await open_socket(port, issued[f"lat-u{i}"]) for i in range(USERS)]
+async def sequential(user_port: int, admin_port: int, issued: dict[str, str]):
+    """One message at a time: each timed from send until the admin has it."""
+    admin = await open_socket(admin_port, issued["lat-admin"])
+    users = [await open_socket(user_port, issued[f"lat-u{i}"]) for i in range(USERS)]
     delivery, echo = [], []
     try:
         for n in range(WARMUP + MESSAGES):
             sender = users[n % USERS]
             client_id = f"m{n}"
+            frame = {"type": "send", "text": f"hola {n}", "client_id": client_id}
             started = time.perf_counter()
-            await sender.send(
-                json.dumps(
-                    {"type": "send", "text": f"hola {n}", "client_id": client_id}
-                )
-            )
-            seen = json.loads(await asyncio.wait_for(admin.recv(), 10))
-            delivered = time.perf_counter()
+            await sender.send(json.dumps(frame))
             mine = json.loads(await asyncio.wait_for(sender.recv(), 10))
             echoed = time.perf_counter()
+            seen = json.loads(await asyncio.wait_for(admin.recv(), 10))
+            delivered = time.perf_counter()
             if seen.get("client_id") != client_id or mine.get("client_id") != client_id:
                 sys.exit(f"unexpected frames: {seen} / {mine}")
             if n >= WARMUP:
@@ -115,6 +117,43 @@ async def run_layer(
         for ws in [admin, *users]:
             await ws.close()
     return delivery, echo
+
+
+async def sustained(user_port: int, admin_port: int, issued: dict[str, str]):
+    """Every user sends 8 messages/s for a while; the admin's deliveries/s and p99."""
+    admin = await open_socket(admin_port, issued["lat-admin"])
+    users = [await open_socket(user_port, issued[f"lat-u{i}"]) for i in range(USERS)]
+    latencies: list[float] = []
+    expected = USERS * RATE_PER_USER * SUSTAIN_SECONDS
+
+    async def send_from(ws):
+        for _ in range(RATE_PER_USER * SUSTAIN_SECONDS):
+            stamp = time.perf_counter()
+            text = json.dumps({"type": "send", "text": "x", "client_id": f"{stamp}"})
+            await ws.send(text)
+            await asyncio.sleep(1 / RATE_PER_USER)
+
+    async def drain_echoes(ws):
+        with contextlib.suppress(TimeoutError):
+            while True:
+                await asyncio.wait_for(ws.recv(), 2)
+
+    async def collect():
+        while len(latencies) < expected:
+            frame = json.loads(await asyncio.wait_for(admin.recv(), 5))
+            latencies.append((time.perf_counter() - float(frame["client_id"])) * 1000)
+
+    started = time.perf_counter()
+    try:
+        collector = asyncio.ensure_future(collect())
+        await asyncio.gather(*(send_from(ws) for ws in users))
+        await asyncio.wait_for(collector, 10)
+        elapsed = time.perf_counter() - started
+        await asyncio.gather(*(drain_echoes(ws) for ws in users))
+    finally:
+        for ws in [admin, *users]:
+            await ws.close()
+    return len(latencies) / elapsed, latencies
 
 
 def start_redis() -> tuple[subprocess.Popen, str]:
@@ -147,6 +186,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    daphne = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "chatproject.asgi:application",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, daphne)
+    return daphne, port
+
+
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="chat-latency-"))
     env = {
@@ -161,50 +220,51 @@ def main() -> None:
     }
     issued = prepare(env)
     redis_process, redis_url = start_redis()
+    setups = [
+        ("in-memory, 1 process", {}, 1),
+        ("redis core, 2 processes", {"REDIS_URL": redis_url, "REDIS_LAYER": "core"}, 2),
+        (
+            "redis pub/sub, 2 processes",
+            {"REDIS_URL": redis_url, "REDIS_LAYER": "pubsub"},
+            2,
+        ),
+    ]
     rows = []
     try:
-        for layer, extra in (("in-memory", {}), ("redis", {"REDIS_URL": redis_url})):
-            port = free_port()
-            daphne = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "daphne"),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "chatproject.asgi:application",
-                ],
-                cwd=ROOT,
-                env={**os.environ, **env, **extra},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+        for name, extra, processes in setups:
+            servers = [start_daphne({**env, **extra}) for _ in range(processes)]
+            user_port, admin_port = servers[0][1], servers[-1][1]
             try:
-                wait_for_port(port, daphne)
-                print(f"{layer}: sending {MESSAGES} messages ...", file=sys.stderr)
-                delivery, echo = asyncio.run(run_layer(port, issued))
+                print(f"{name}: {MESSAGES} messages one at a time ...", file=sys.stderr)
+                delivery, echo = asyncio.run(sequential(user_port, admin_port, issued))
+                print(f"{name}: sustained load ...", file=sys.stderr)
+                rate, loaded = asyncio.run(sustained(user_port, admin_port, issued))
             finally:
-                daphne.terminate()
-                daphne.wait(timeout=10)
-            rows.append((layer, delivery, echo))
+                for daphne, _ in servers:
+                    daphne.terminate()
+                    daphne.wait(timeout=10)
+            rows.append((name, delivery, echo, rate, loaded))
     finally:
         redis_process.terminate()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\nSend-to-delivery, {MESSAGES} messages one at a time")
-    print("(daphne, DEBUG off, SQLite, auth on)\n")
+    print("\nSend-to-delivery (daphne, DEBUG off, SQLite, auth on). With two")
+    print("processes the users are on one and the admin on the other.\n")
     print(
-        "| layer | to admin: median ms | p90 ms | p99 ms | echo to sender: median ms |"
+        "| layer | one at a time: median ms | p99 ms | echo median ms "
+        f"| {USERS} users x {RATE_PER_USER}/s: deliveries/s | p50 ms | p99 ms |"
     )
-    print("|---|---:|---:|---:|---:|")
-    for layer, delivery, echo in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, delivery, echo, rate, loaded in rows:
         cells = [
-            statistics.median(delivery),
-            percentile(delivery, 0.9),
-            percentile(delivery, 0.99),
-            statistics.median(echo),
+            f"{statistics.median(delivery):.2f}",
+            f"{percentile(delivery, 0.99):.2f}",
+            f"{statistics.median(echo):.2f}",
+            f"{rate:.0f}",
+            f"{statistics.median(loaded):.2f}",
+            f"{percentile(loaded, 0.99):.2f}",
         ]
-        print(f"| {layer} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
