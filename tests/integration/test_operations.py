@@ -166,3 +166,25 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
         process.terminate()
         await asyncio.to_thread(process.wait, 10)
         channel_layers.backends.clear()
+
+
+def test_a_lost_database_answers_503_and_the_next_request_recovers(
+    client, user, monkeypatch
+):
+    from django.db import OperationalError
+
+    from accounts import tokens
+
+    client.cookies["token"] = token_for(user)
+    real_verify = tokens.verify
+
+    def database_gone(raw):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(tokens, "verify", database_gone)
+    response = client.get("/api/me")
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert response["Retry-After"] == "5"
+    monkeypatch.setattr(tokens, "verify", real_verify)
+    assert client.get("/api/me").status_code == 200

@@ -1,0 +1,39 @@
+"""Answer 503, not 500, while the database cannot be reached (a restart, a failover)."""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns a lost database connection into a clean, retryable 503.
+
+    Django reconnects by itself on the next request (CONN_HEALTH_CHECKS), so
+    the service recovers without a restart.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable for %s: %s", request.path, exception)
+        detail = _("The service is briefly unavailable. Try again in a moment.")
+        if request.path.startswith("/api/"):
+            response = JsonResponse(
+                {"error": "unavailable", "detail": detail}, status=503
+            )
+        else:
+            response = HttpResponse(detail, status=503, content_type="text/plain")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
