@@ -1,16 +1,12 @@
 """The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4)."""
 
-import asyncio
 import contextlib
 import logging
-import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
-from channels.utils import await_many_dispatch
 from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -27,13 +23,12 @@ from chat.frames import (
     ChatError,
 )
 from chat.groups import ADMINS_GROUP, user_group
+from chat.hub import hub
 from chat.language import scope_language
-from chat.sessions import SessionClock, revocation_applies
+from chat.sessions import SESSION_REVOKE_EVENT, SessionClock, revocation_applies
 from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
-
-LAYER_RETRY_MAX_SECONDS = 2.0
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -45,36 +40,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     counted_open = False
 
     async def __call__(self, scope, receive, send):
-        # AsyncConsumer.__call__, with a channel-layer receive that outlives
-        # a Redis outage instead of ending the socket (receive_from_layer).
+        # A plain receive loop: chat events reach this socket through the
+        # process's hub (chat.hub), not through a channel-layer queue of its
+        # own, so there is no second task per socket to wait on.
         self.scope = scope
-        self.channel_layer = get_channel_layer(self.channel_layer_alias)
-        self.channel_name = await self.channel_layer.new_channel()
         self.base_send = send
         with contextlib.suppress(StopConsumer):
-            await await_many_dispatch([receive, self.receive_from_layer], self.dispatch)
-
-    async def receive_from_layer(self):
-        """The next channel-layer event; while the layer is down, wait and rejoin.
-
-        A restarted Redis has forgotten the groups, so they are joined again
-        before listening resumes. Messages stored meanwhile reach the client
-        through ``resume``.
-        """
-        try:
-            return await self.channel_layer.receive(self.channel_name)
-        except Exception:
-            logger.exception("channel layer receive failed; retrying")
-        delay = 0.1
-        while True:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
-            try:
-                for group in self.groups_joined:
-                    await self.channel_layer.group_add(group, self.channel_name)
-                return await self.channel_layer.receive(self.channel_name)
-            except Exception as err:  # noqa: BLE001 (retried until it answers)
-                logger.warning("channel layer still unavailable: %s", err)
+            while True:
+                await self.dispatch(await receive())
 
     async def dispatch(self, message):
         # Channels' dispatch sends every event through
@@ -98,7 +71,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             for group in self.groups_joined:
-                await self.channel_layer.group_add(group, self.channel_name)
+                await hub.join(group, self)
             still_valid = await self.token_still_valid()
         except Exception:
             logger.exception("cannot open a chat session for %s", self.user.username)
@@ -140,7 +113,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             metrics.OPEN_SOCKETS.dec()
         try:
             for group in self.groups_joined:
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await hub.leave(group, self)
         except Exception:
             # Redis is down: its group entries expire by themselves, and
             # sends to this dead channel only fill a capped queue.
@@ -190,7 +163,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             text=frame.get("text"),
             to=frame.get("to"),
             client_id=frame.get("client_id"),
-            sender_channel=self.channel_name,
+            sender_socket=self,
         )
         # The echo is the ack, sent by this socket itself: the sender hears
         # back even when the channel layer is down.
@@ -222,18 +195,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def expire(self):
         await self.close_with(CLOSE_SESSION_EXPIRED)
 
-    async def session_revoke(self, event):
-        """A revocation for this user, from any process: close if it is ours."""
-        if revocation_applies(event, self.token):
+    async def hub_event(self, event):
+        """An event for one of our groups, from this process or another (chat.hub)."""
+        if event["type"] == services.CHAT_MESSAGE_EVENT:
+            await self.send(text_data=event["text"])
+        elif event["type"] == SESSION_REVOKE_EVENT and revocation_applies(
+            event, self.token
+        ):
             await self.close_with(CLOSE_SESSION_REVOKED)
-
-    async def chat_message(self, event):
-        """A stored message published to one of our groups; already encoded."""
-        if event.get("sender_channel") == self.channel_name:
-            return
-        await self.send(text_data=event["text"])
-        metrics.MESSAGES_DELIVERED.inc()
-        metrics.DELIVERY_LATENCY.observe(time.time() - event["stored_at"])
 
     async def send(self, text_data=None, bytes_data=None, close=False):
         # Once the closing frame is out, nothing else may follow it.

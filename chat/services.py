@@ -12,7 +12,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, Greatest
@@ -22,6 +21,7 @@ from accounts.models import Role, User
 from chat import metrics
 from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode, message_frame
 from chat.groups import ADMINS_GROUP, user_group
+from chat.hub import hub
 from chat.models import Message, ReadState, Thread
 
 MAX_MESSAGE_CHARS = 4000
@@ -157,25 +157,17 @@ class PostedMessage:
     wire: str
 
 
-async def message_publish(
-    posted: PostedMessage, *, sender_channel: str | None = None
-) -> None:
+async def message_publish(posted: PostedMessage, *, skip: Any = None) -> None:
     """Deliver a stored message to its thread's user and to the support team.
 
     The two groups never share a socket (admins have no thread), so each
-    socket gets it once. ``sender_channel`` names the socket that already
-    echoed it to its sender; that socket skips its copy.
+    socket gets it once. ``skip`` is the sender's socket, which already
+    echoed it.
     """
-    layer = get_channel_layer()
     # stored_at feeds the delivery-latency metric; plain types only (msgpack).
-    event = {
-        "type": CHAT_MESSAGE_EVENT,
-        "text": posted.wire,
-        "stored_at": time.time(),
-        "sender_channel": sender_channel,
-    }
-    await layer.group_send(user_group(posted.frame["thread"]), event)
-    await layer.group_send(ADMINS_GROUP, event)
+    event = {"type": CHAT_MESSAGE_EVENT, "text": posted.wire, "stored_at": time.time()}
+    await hub.publish(user_group(posted.frame["thread"]), event, skip=skip)
+    await hub.publish(ADMINS_GROUP, event, skip=skip)
 
 
 async def amessage_post(
@@ -184,7 +176,7 @@ async def amessage_post(
     text: Any,
     to: Any = None,
     client_id: Any = None,
-    sender_channel: str | None = None,
+    sender_socket: Any = None,
 ) -> PostedMessage:
     """Store, then publish, a message from async code. Raises ChatError.
 
@@ -198,7 +190,7 @@ async def amessage_post(
     posted = PostedMessage(frame=frame, wire=encode(frame))
     try:
         await asyncio.wait_for(
-            message_publish(posted, sender_channel=sender_channel),
+            message_publish(posted, skip=sender_socket),
             PUBLISH_TIMEOUT_SECONDS,
         )
     except Exception:

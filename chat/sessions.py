@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.tokens import VerifiedToken
 from chat.groups import user_group
+from chat.hub import hub
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def revocation_applies(event: dict[str, Any], token: VerifiedToken) -> bool:
 
 def _publish_revocation(username: str, event: dict[str, Any]) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(user_group(username), event)
+        async_to_sync(hub.publish)(user_group(username), event)
     except Exception:
         # The revocation is already stored and every new handshake and
         # request refuses the token; failing to reach live sockets must not

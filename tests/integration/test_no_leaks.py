@@ -1,4 +1,5 @@
-"""Many short-lived sockets leave nothing behind: no timer, task or group member."""
+"""Many short-lived sockets leave nothing behind: no timer, task or group member
+(in the process hub or the channel layer)."""
 
 import asyncio
 
@@ -7,6 +8,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from accounts import tokens
+from chat.hub import hub
 from chatproject.asgi import application
 from tests.conftest import cookie_with_token
 
@@ -57,5 +59,6 @@ async def test_ten_thousand_expiring_sockets_leave_nothing_behind(
     await asyncio.sleep(0.1)
     assert len(asyncio.all_tasks()) == tasks_before
     assert len(live_timers(loop)) == timers_before
+    assert hub.members == {}
     assert sum(len(members) for members in layer.groups.values()) == 0
     assert len(layer.channels) == 0

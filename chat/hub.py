@@ -1,0 +1,176 @@
+"""Per-process fan-out of chat events to the sockets open in this process.
+
+The channel layer's way, one queue and one consumer wake-up per socket per
+message, is what made the tutorial-shaped chat slow (PERFORMANCE.md). Here a
+process keeps its own registry of open sockets by group and hands an event
+to each of them directly, in one pass. Other processes are reached through
+the channel layer with one relay message per group, received once per
+process by a single relay task; a process ignores its own relays, so every
+socket still gets every event exactly once. With the in-memory layer there
+is only one process and nothing is relayed.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Protocol
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+from chat import metrics
+
+logger = logging.getLogger(__name__)
+
+RELAY_EVENT = "hub.relay"
+RELAY_RETRY_MAX_SECONDS = 2.0
+
+
+class Member(Protocol):
+    async def hub_event(self, event: dict[str, Any]) -> None: ...
+
+
+class Hub:
+    """The sockets of this process by group, and the relay to other processes."""
+
+    def __init__(self):
+        self.origin = uuid.uuid4().hex
+        self.members: dict[str, set[Member]] = {}
+        self._layer = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._relay_channel: str | None = None
+        self._relay_ready: asyncio.Future | None = None
+        self._relay_task: asyncio.Task | None = None
+        self._relayed_groups: set[str] = set()
+
+    def _current_layer(self):
+        """The layer to relay through, or None when this process is alone."""
+        layer = get_channel_layer()
+        loop = asyncio.get_running_loop()
+        if layer is not self._layer or loop is not self._loop:
+            # A new layer (settings changed) or a new event loop (tests):
+            # the old relay belongs to a world that is gone.
+            if self._relay_task is not None and not self._relay_task.done():
+                self._relay_task.cancel()
+            self._layer, self._loop = layer, loop
+            self._relay_channel = self._relay_task = self._relay_ready = None
+            self._relayed_groups = set()
+        if layer is None or isinstance(layer, InMemoryChannelLayer):
+            return None
+        return layer
+
+    async def join(self, group: str, member: Member) -> None:
+        """Add a socket to ``group``; the first one subscribes the process."""
+        members = self.members.setdefault(group, set())
+        members.add(member)
+        layer = self._current_layer()
+        if layer is not None and group not in self._relayed_groups:
+            await self._relay_join(layer, group)
+
+    async def leave(self, group: str, member: Member) -> None:
+        """Remove a socket from ``group``; the last one unsubscribes the process."""
+        members = self.members.get(group)
+        if members is None:
+            return
+        members.discard(member)
+        if members:
+            return
+        del self.members[group]
+        layer = self._current_layer()
+        if layer is not None and group in self._relayed_groups:
+            self._relayed_groups.discard(group)
+            await layer.group_discard(group, self._relay_channel)
+
+    async def publish(
+        self, group: str, event: dict[str, Any], *, skip: Member | None = None
+    ) -> None:
+        """Hand ``event`` to every socket of ``group`` here and in other processes.
+
+        ``skip`` is a local socket that already has it (the sender's echo).
+        Local delivery happens first, so a channel layer that is down delays
+        no socket of this process; the relay's failure is raised after it.
+        """
+        await self.deliver_locally(group, event, skip)
+        layer = self._current_layer()
+        if layer is not None:
+            await layer.group_send(
+                group,
+                {
+                    "type": RELAY_EVENT,
+                    "origin": self.origin,
+                    "group": group,
+                    "event": event,
+                },
+            )
+
+    async def deliver_locally(
+        self, group: str, event: dict[str, Any], skip: Member | None = None
+    ) -> int:
+        """Hand ``event`` to this process's sockets in ``group``; return how many."""
+        delivered = 0
+        for member in tuple(self.members.get(group, ())):
+            if member is skip:
+                continue
+            try:
+                await member.hub_event(event)
+            except Exception:
+                # One broken socket must not cost the others their message.
+                logger.exception("delivery to a socket of %s failed", group)
+            else:
+                delivered += 1
+        stored_at = event.get("stored_at")
+        if delivered and stored_at is not None:
+            # Once per fan-out, not per socket: the metric stays off the
+            # per-frame path.
+            metrics.MESSAGES_DELIVERED.inc(delivered)
+            metrics.DELIVERY_LATENCY.observe(time.time() - stored_at)
+        return delivered
+
+    async def _relay_join(self, layer, group: str) -> None:
+        # Marked before any await, so concurrent first joins subscribe once.
+        self._relayed_groups.add(group)
+        try:
+            if self._relay_ready is None:
+                self._relay_ready = asyncio.ensure_future(self._start_relay(layer))
+            await self._relay_ready
+            await layer.group_add(group, self._relay_channel)
+        except Exception:
+            self._relayed_groups.discard(group)
+            ready = self._relay_ready
+            if ready is not None and ready.done() and ready.exception() is not None:
+                self._relay_ready = None  # the next join tries again
+            raise
+
+    async def _start_relay(self, layer) -> None:
+        self._relay_channel = await layer.new_channel()
+        self._relay_task = asyncio.ensure_future(self._relay_loop(layer))
+
+    async def _relay_loop(self, layer) -> None:
+        """Receive other processes' relays and deliver them here, forever."""
+        delay = 0.1
+        while True:
+            try:
+                message = await layer.receive(self._relay_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("relay receive failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RELAY_RETRY_MAX_SECONDS)
+                await self._rejoin(layer)
+                continue
+            delay = 0.1
+            if message.get("origin") == self.origin:
+                continue
+            await self.deliver_locally(message["group"], message["event"])
+
+    async def _rejoin(self, layer) -> None:
+        # A restarted Redis (core layer) has forgotten the group members.
+        try:
+            for group in tuple(self._relayed_groups):
+                await layer.group_add(group, self._relay_channel)
+        except Exception as err:  # noqa: BLE001 (the loop retries)
+            logger.warning("channel layer still unavailable: %s", err)
+
+
+hub = Hub()
