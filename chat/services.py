@@ -8,13 +8,13 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
-from django.db import transaction
-from django.db.models import Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db import connection, transaction
+from django.db.models.functions import Greatest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -23,6 +23,7 @@ from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode, messag
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import Message, ReadState, Thread
+from chat.writer import BatchWriter
 
 MAX_MESSAGE_CHARS = 4000
 RATE_PER_SECOND = 10.0
@@ -90,24 +91,57 @@ def _clean_client_id(client_id: Any) -> str | None:
     return client_id
 
 
-def recipient_thread(*, sender: User, to: Any) -> User:
-    """The thread a message from ``sender`` goes into; raise ChatError when not allowed.
+@dataclass(frozen=True)
+class Draft:
+    """A message that passed every check that needs no database."""
+
+    sender: User
+    text: str
+    client_id: str | None
+    to: str | None
+    created_at: datetime
+
+
+def message_draft(
+    *, sender: User, text: Any, to: Any = None, client_id: Any = None
+) -> Draft:
+    """Check text, client id and the recipient's shape, no database. Raises ChatError.
 
     A user writes only into their own thread (and may not name ``to``); an
-    admin names the user whose thread they answer, never another admin.
+    admin names the user whose thread they answer.
     """
+    text = _clean_text(text)
+    client_id = _clean_client_id(client_id)
     if sender.role != Role.ADMIN:
         if to is not None:
             raise ChatError(
                 "invalid_recipient", _("Users write only to the support team.")
             )
-        return sender
-    if not isinstance(to, str) or not to:
+    elif not isinstance(to, str) or not to:
         raise BadFrame(_("'to' must name the user whose thread you answer."))
-    recipient = User.objects.filter(username=to).first()
+    return Draft(
+        sender=sender,
+        text=text,
+        client_id=client_id,
+        to=to if sender.role == Role.ADMIN else None,
+        created_at=timezone.now(),
+    )
+
+
+def _recipients(drafts: list[Draft]) -> dict[str, User]:
+    names = {draft.to for draft in drafts if draft.to is not None}
+    if not names:
+        return {}
+    return {user.username: user for user in User.objects.filter(username__in=names)}
+
+
+def _thread_of(draft: Draft, recipients: dict[str, User]) -> User:
+    if draft.to is None:
+        return draft.sender
+    recipient = recipients.get(draft.to)
     if recipient is None:
         raise ChatError(
-            "unknown_user", _("There is no user named %(name)s.") % {"name": to}
+            "unknown_user", _("There is no user named %(name)s.") % {"name": draft.to}
         )
     if recipient.role == Role.ADMIN:
         raise ChatError(
@@ -116,37 +150,73 @@ def recipient_thread(*, sender: User, to: Any) -> User:
     return recipient
 
 
-def _thread_touch(thread: User, message: Message) -> None:
-    # Greatest: under concurrent posts the summary must keep the newest id,
-    # whichever transaction commits last.
-    newest = Greatest(Coalesce("last_message_id", 0), Value(message.id))
-    if Thread.objects.filter(user=thread).update(last_message_id=newest):
-        return
-    _, created = Thread.objects.get_or_create(
-        user=thread, defaults={"last_message": message}
-    )
-    if not created:
-        Thread.objects.filter(user=thread).update(last_message_id=newest)
+def _threads_touch(newest_by_thread: dict[int, int]) -> None:
+    # One upsert per thread; the condition keeps the newest id whichever
+    # transaction commits last (several processes on PostgreSQL).
+    table = connection.ops.quote_name(Thread._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (user_id, last_message_id) VALUES (%s, %s) "  # noqa: S608 (table name from the model)
+            f"ON CONFLICT (user_id) DO UPDATE SET last_message_id = "
+            f"excluded.last_message_id WHERE {table}.last_message_id IS NULL "
+            f"OR {table}.last_message_id < excluded.last_message_id",
+            list(newest_by_thread.items()),
+        )
+
+
+def messages_store(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
+    """Store drafts in one transaction; for each, its ``message`` frame or its refusal.
+
+    One recipient query, one multi-row insert and one upsert per thread, so
+    a batch costs little more than a single message.
+    """
+    recipients = _recipients(drafts)
+    outcomes: list[Message | ChatError] = []
+    for draft in drafts:
+        try:
+            thread = _thread_of(draft, recipients)
+        except ChatError as err:
+            outcomes.append(err)
+            continue
+        outcomes.append(
+            Message(
+                thread=thread,
+                sender=draft.sender,
+                sender_name=draft.sender.name,
+                sender_role=draft.sender.role,
+                text=draft.text,
+                client_id=draft.client_id,
+                created_at=draft.created_at,
+            )
+        )
+    messages = [outcome for outcome in outcomes if isinstance(outcome, Message)]
+    if messages:
+        with transaction.atomic():
+            Message.objects.bulk_create(messages)
+            newest: dict[int, int] = {}
+            for message in messages:
+                newest[message.thread_id] = max(
+                    message.id, newest.get(message.thread_id, 0)
+                )
+            _threads_touch(newest)
+    return [
+        message_frame(outcome) if isinstance(outcome, Message) else outcome
+        for outcome in outcomes
+    ]
 
 
 def message_store(
     *, sender: User, text: Any, to: Any = None, client_id: Any = None
 ) -> dict[str, Any]:
-    """Validate and store a message; return its ``message`` frame. Raises ChatError."""
-    text = _clean_text(text)
-    client_id = _clean_client_id(client_id)
-    thread = recipient_thread(sender=sender, to=to)
-    with transaction.atomic():
-        message = Message.objects.create(
-            thread=thread,
-            sender=sender,
-            sender_name=sender.name,
-            sender_role=sender.role,
-            text=text,
-            client_id=client_id,
-        )
-        _thread_touch(thread, message)
-    return message_frame(message)
+    """Validate and store one message; return its frame. Raises ChatError."""
+    draft = message_draft(sender=sender, text=text, to=to, client_id=client_id)
+    [outcome] = messages_store([draft])
+    if isinstance(outcome, ChatError):
+        raise outcome
+    return outcome
+
+
+message_writer = BatchWriter(messages_store)
 
 
 @dataclass(frozen=True)
@@ -184,9 +254,8 @@ async def amessage_post(
     message is stored, the sender's socket echoes it itself, and the other
     sockets get it when they ``resume``.
     """
-    frame = await database_sync_to_async(message_store)(
-        sender=sender, text=text, to=to, client_id=client_id
-    )
+    draft = message_draft(sender=sender, text=text, to=to, client_id=client_id)
+    frame = await message_writer.store(draft)
     posted = PostedMessage(frame=frame, wire=encode(frame))
     try:
         await asyncio.wait_for(
