@@ -63,7 +63,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.token = self.scope["token"]
         self.raw_token = self.scope["raw_token"]
-        self.language = scope_language(self.scope)
+        # Error texts in the page's language (services use gettext). This
+        # socket is one task with its own context, so activating once holds
+        # for its whole life.
+        translation.activate(scope_language(self.scope))
         self.send_bucket = services.TokenBucket()
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
@@ -120,11 +123,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.exception("could not leave the groups of %s", self.user.username)
 
     async def receive(self, text_data=None, bytes_data=None):
-        # Error texts in the page's language (services use gettext).
-        with translation.override(self.language):
-            await self.handle_frame(text_data, bytes_data)
-
-    async def handle_frame(self, text_data, bytes_data):
         if text_data is None:
             if len(bytes_data or b"") > frames.MAX_FRAME_BYTES:
                 await self.close_with(CLOSE_FRAME_TOO_LARGE)
@@ -198,7 +196,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def hub_event(self, event):
         """An event for one of our groups, from this process or another (chat.hub)."""
         if event["type"] == services.CHAT_MESSAGE_EVENT:
-            await self.send(text_data=event["text"])
+            # The hot path: straight to the server, once per socket per message.
+            if self.closing_code is None:
+                await self.base_send({"type": "websocket.send", "text": event["text"]})
         elif event["type"] == SESSION_REVOKE_EVENT and revocation_applies(
             event, self.token
         ):
