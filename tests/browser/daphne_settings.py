@@ -1,0 +1,15 @@
+"""Settings of the browser tests' daphne: the production settings, except
+
+- static files are collected (hashed names and a manifest, as
+  ``collectstatic`` makes them in a deployment) into the test run's own
+  folder rather than ``var/static``;
+- the test run's password hasher, so that people made by the test factories
+  can sign in through the login form.
+"""
+
+import os
+
+from chatproject.settings import *  # noqa: F403
+
+STATIC_ROOT = os.environ["BROWSER_TEST_STATIC_ROOT"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
