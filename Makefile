@@ -24,7 +24,7 @@ run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 with SQLite and the in-mem
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev  ## install what the tests need, then run them all
-	scripts/install-system-packages.sh redis-server
+	scripts/install-system-packages.sh redis-server chromium
 	scripts/run-tests.sh $(PY) $(ARGS)
 
 smoke: $(VENV)/.dev  ## `make run` in a fresh clone serves the login page; the demo admin signs in
