@@ -4,7 +4,6 @@ import contextlib
 import logging
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts import tokens
 from accounts.models import Role
 from chat import frames, metrics, selectors, services
+from chat.dbthread import db_call
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
     CLOSE_SERVICE_UNAVAILABLE,
@@ -52,8 +52,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Channels' dispatch sends every event through
         # aclose_old_connections(), a worker-thread round trip per delivered
-        # message. Our database work all goes through database_sync_to_async,
-        # which already closes stale connections, so the hot path skips it.
+        # message. Our database work all goes through chat.dbthread, which
+        # looks after its own connection, so the hot path skips it.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -104,7 +104,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # joining the user's group would never reach this socket: check once
         # more now that any later one will.
         try:
-            await database_sync_to_async(tokens.verify)(self.raw_token)
+            await db_call(tokens.verify, self.raw_token)
         except tokens.InvalidToken:
             return False
         return True
@@ -169,9 +169,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
-        messages, has_more = await database_sync_to_async(
-            selectors.messages_visible_after
-        )(viewer=self.user, after=after)
+        messages, has_more = await db_call(
+            selectors.messages_visible_after, viewer=self.user, after=after
+        )
         for message in messages:
             await self.send_frame(message)
         last_id = messages[-1]["id"] if messages else after
@@ -181,8 +181,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_read(self, frame):
         up_to = frames.require_id(frame, "up_to")
-        await database_sync_to_async(services.thread_mark_read)(
-            reader=self.user, thread=frame.get("thread"), up_to=up_to
+        await db_call(
+            services.thread_mark_read,
+            reader=self.user,
+            thread=frame.get("thread"),
+            up_to=up_to,
         )
 
     async def warn_expiry(self):

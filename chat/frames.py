@@ -62,7 +62,8 @@ def error_frame(err: ChatError, client_id: str | None = None) -> str:
         {
             "type": "error",
             "code": err.code,
-            "detail": err.detail,
+            # str(): a lazy text is put into words here, in the socket's language.
+            "detail": str(err.detail),
             "client_id": client_id,
         }
     )

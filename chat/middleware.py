@@ -7,10 +7,10 @@ hijacking), so the Origin is checked before the cookie is even read.
 
 import logging
 
-from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
 from accounts import tokens
+from chat.dbthread import db_call
 from chat.frames import (
     CLOSE_INVALID_TOKEN,
     CLOSE_NOT_AUTHENTICATED,
@@ -75,7 +75,7 @@ class TokenAuthMiddleware:
                 return await self._reject(
                     CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send
                 )
-            verified = await database_sync_to_async(tokens.verify)(raw_token)
+            verified = await db_call(tokens.verify, raw_token)
         except DatabaseError as err:
             return await self._reject(
                 CLOSE_SERVICE_UNAVAILABLE, scope, receive, send, type(err).__name__

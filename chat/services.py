@@ -15,7 +15,9 @@ from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from chat import metrics
@@ -136,16 +138,19 @@ def _recipients(drafts: list[Draft]) -> dict[str, User]:
 
 
 def _thread_of(draft: Draft, recipients: dict[str, User]) -> User:
+    # Lazy texts: a batch mixes senders of several languages, and each
+    # refusal is put into words in its own sender's context.
     if draft.to is None:
         return draft.sender
     recipient = recipients.get(draft.to)
     if recipient is None:
         raise ChatError(
-            "unknown_user", _("There is no user named %(name)s.") % {"name": draft.to}
+            "unknown_user",
+            format_lazy(gettext_lazy("There is no user named {name}."), name=draft.to),
         )
     if recipient.role == Role.ADMIN:
         raise ChatError(
-            "invalid_recipient", _("Admins answer users, not other admins.")
+            "invalid_recipient", gettext_lazy("Admins answer users, not other admins.")
         )
     return recipient
 

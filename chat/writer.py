@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
+from chat.dbthread import db_call
 
 MAX_BATCH = 500
 
@@ -26,7 +26,7 @@ class BatchWriter:
     """
 
     def __init__(self, store_batch: Callable[[list], list]):
-        self._store_batch = database_sync_to_async(store_batch)
+        self._store_batch = store_batch
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
@@ -45,7 +45,7 @@ class BatchWriter:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
-                outcomes = await self._store_batch([item for item, _ in batch])
+                outcomes = await db_call(self._store_batch, [item for item, _ in batch])
             except Exception as err:  # noqa: BLE001 (handed to every caller)
                 outcomes = [err] * len(batch)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
