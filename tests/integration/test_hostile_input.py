@@ -235,7 +235,7 @@ async def test_random_frames_never_break_the_socket_or_store_junk(
     try:
         connected, _ = await communicator.connect(timeout=5)
         assert connected
-        assert (await communicator.receive_json_from())["type"] == "hello"
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
         for frame in frames:
             newest_before = await database_sync_to_async(_newest_id)()
             answers = await exchange(communicator, frame)
@@ -292,8 +292,8 @@ async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
         headers=[ORIGIN, (b"cookie", cookie_with_token(token_for(user)).encode())],
     )
     try:
-        await communicator.connect()
-        await communicator.receive_json_from()
+        await communicator.connect(timeout=10)
+        await communicator.receive_json_from(timeout=10)
         await communicator.send_to(text_data="[" * 30_000 + "]" * 30_000)
         error = await communicator.receive_json_from(timeout=5)
         assert error["type"] == "error"
@@ -311,8 +311,8 @@ async def test_a_huge_frame_closes_with_4009(user):
         headers=[ORIGIN, (b"cookie", cookie_with_token(token_for(user)).encode())],
     )
     try:
-        await communicator.connect()
-        await communicator.receive_json_from()
+        await communicator.connect(timeout=10)
+        await communicator.receive_json_from(timeout=10)
         payload = json.dumps({"type": "send", "text": [[0] * 100] * 300}) * 3
         await communicator.send_to(text_data=payload)
         closing = await communicator.receive_json_from(timeout=5)

@@ -52,8 +52,10 @@ async def test_ten_thousand_expiring_sockets_leave_nothing_behind(
         )
         connected, _ = await communicator.connect(timeout=5)
         assert connected
-        assert (await communicator.receive_json_from())["type"] == "hello"
-        assert (await communicator.receive_json_from())["type"] == "session.expiring"
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
+        assert (await communicator.receive_json_from(timeout=10))[
+            "type"
+        ] == "session.expiring"
         await communicator.disconnect()
 
     await asyncio.sleep(0.1)

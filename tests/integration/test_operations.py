@@ -108,7 +108,7 @@ async def open_chat(user) -> WebsocketCommunicator:
     )
     connected, _ = await communicator.connect(timeout=5)
     assert connected
-    assert (await communicator.receive_json_from())["type"] == "hello"
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
     return communicator
 
 
@@ -148,7 +148,7 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
             # receive_nothing, not a receive timeout: a communicator that
             # times out cancels the application.
             if not await support.receive_nothing(timeout=2):
-                seen = await support.receive_json_from()
+                seen = await support.receive_json_from(timeout=10)
                 break
             assert time.monotonic() < deadline, "live delivery did not resume"
         assert seen["text"] == "después"

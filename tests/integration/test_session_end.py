@@ -26,9 +26,9 @@ async def open_chat(token: str) -> WebsocketCommunicator:
             (b"cookie", cookie_with_token(token).encode()),
         ],
     )
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
-    assert (await communicator.receive_json_from())["type"] == "hello"
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
     return communicator
 
 
@@ -117,8 +117,8 @@ async def test_logout_through_the_api_closes_the_socket_and_refuses_the_token(
         ],
     )
     try:
-        await again.connect()
-        closing = await again.receive_json_from()
+        await again.connect(timeout=10)
+        closing = await again.receive_json_from(timeout=10)
         assert closing == {"type": "closing", "code": 4003, "reason": "invalid token"}
     finally:
         await again.disconnect()

@@ -41,10 +41,10 @@ async def test_a_user_message_is_echoed_and_reaches_the_admin(
 
     ana, admin = connect(user), connect(admin_user)
     try:
-        assert (await ana.connect())[0]
-        assert (await admin.connect())[0]
-        assert (await ana.receive_json_from())["type"] == "hello"
-        assert (await admin.receive_json_from())["type"] == "hello"
+        assert (await ana.connect(timeout=10))[0]
+        assert (await admin.connect(timeout=10))[0]
+        assert (await ana.receive_json_from(timeout=10))["type"] == "hello"
+        assert (await admin.receive_json_from(timeout=10))["type"] == "hello"
         await ana.send_json_to({"type": "send", "text": "hola", "client_id": "c1"})
         echo = await ana.receive_json_from(timeout=5)
         seen = await admin.receive_json_from(timeout=5)

@@ -21,9 +21,9 @@ async def open_chat(user, language: bytes) -> WebsocketCommunicator:
             (b"cookie", cookie_with_token(token_for(user)).encode()),
         ],
     )
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=10)
     assert connected
-    assert (await communicator.receive_json_from())["type"] == "hello"
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
     return communicator
 
 
