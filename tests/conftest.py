@@ -18,6 +18,8 @@ from accounts.models import Role, User
 from chatproject.layers import channel_layers as channel_layers_setting
 
 PASSWORD = "correct horse battery staple"
+# No persistence: a test's Redis starts empty and leaves nothing on disk.
+REDIS_EPHEMERAL = ("--save", "", "--appendonly", "no")
 
 
 def free_port() -> int:
@@ -81,44 +83,38 @@ def client_for():
     return make
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """A real redis-server on a free loopback port, for the whole session."""
+def start_redis_server(port: int) -> subprocess.Popen:
+    """A real redis-server on loopback ``port``, answering PING when returned."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(
             "redis-server is not installed: run `make test`, which installs it "
             "(scripts/install-system-packages.sh redis-server)."
         )
-    port = free_port()
     process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_EPHEMERAL],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis(port=port)
     deadline = time.monotonic() + 10
     while True:
         try:
             client.ping()
-            break
+            return process
         except redis.ConnectionError:
             if time.monotonic() > deadline or process.poll() is not None:
                 process.kill()
                 pytest.fail(f"redis-server did not start on port {port}")
             time.sleep(0.05)
-    yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free loopback port, for the whole session."""
+    port = free_port()
+    process = start_redis_server(port)
+    yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)
 

@@ -3,12 +3,9 @@
 import asyncio
 import json
 import logging
-import shutil
-import subprocess
 import time
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
@@ -16,7 +13,13 @@ from channels.testing import WebsocketCommunicator
 from chat.models import Message
 from chatproject.asgi import application
 from chatproject.logformat import JsonFormatter
-from tests.conftest import cookie_with_token, free_port, layer_config, token_for
+from tests.conftest import (
+    cookie_with_token,
+    free_port,
+    layer_config,
+    start_redis_server,
+    token_for,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -69,34 +72,6 @@ def test_log_lines_are_one_json_object_each():
     }
 
 
-def start_redis(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            shutil.which("redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-
-
 async def open_chat(user) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(
         application,
@@ -118,7 +93,7 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
     user, admin_user, settings
 ):
     port = free_port()
-    process = await asyncio.to_thread(start_redis, port)
+    process = await asyncio.to_thread(start_redis_server, port)
     settings.CHANNEL_LAYERS = layer_config("redis", f"redis://127.0.0.1:{port}/0")
     channel_layers.backends.clear()
     ana, support = await open_chat(user), await open_chat(admin_user)
@@ -136,7 +111,7 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
             Message.objects.filter(id=during["id"]).exists
         )()
 
-        process = await asyncio.to_thread(start_redis, port)
+        process = await asyncio.to_thread(start_redis_server, port)
         # The sockets rejoin their groups by themselves (back-off up to 2 s).
         deadline = time.monotonic() + 15
         while True:
