@@ -36,6 +36,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     clock: SessionClock | None = None
     closing_code: int | None = None
+    held_events: list | None = None
     groups_joined: list[str] = []
     counted_open = False
 
@@ -72,6 +73,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user.role == Role.ADMIN:
             self.groups_joined.append(ADMINS_GROUP)
         await self.accept()
+        # Events that arrive between joining the groups and `hello` wait
+        # here: `hello` is always the first frame.
+        self.held_events = []
         try:
             for group in self.groups_joined:
                 await hub.join(group, self)
@@ -98,6 +102,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.token.expires_at.timestamp(), self.warn_expiry, self.expire
         )
         self.clock.start()
+        held, self.held_events = self.held_events, None
+        for event in held:
+            await self.hub_event(event)
 
     async def token_still_valid(self) -> bool:
         # A revocation published between the middleware's check and our
@@ -198,6 +205,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def hub_event(self, event):
         """An event for one of our groups, from this process or another (chat.hub)."""
+        if self.held_events is not None:
+            self.held_events.append(event)
+            return
         if event["type"] == services.CHAT_MESSAGE_EVENT:
             # The hot path: straight to the server, once per socket per message.
             if self.closing_code is None:

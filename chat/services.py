@@ -297,8 +297,14 @@ async def amessage_post(
             message_publish(posted, skip=sender_socket),
             PUBLISH_TIMEOUT_SECONDS,
         )
-    except Exception:
-        logger.exception("message %s stored but not published", frame["id"])
+    except Exception as err:  # noqa: BLE001 (the layer being down is an outcome)
+        # One line per message, no traceback: during an outage there are many.
+        logger.warning(
+            "message %s stored but not published (%s: %s)",
+            frame["id"],
+            type(err).__name__,
+            err,
+        )
     else:
         metrics.MESSAGES_POSTED.inc()
     return posted

@@ -132,6 +132,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each HTTP request runs in a thread of its own, and a
+    # persistent connection per thread ran PostgreSQL out of connections in
+    # a burst of requests. A bounded pool instead: requests wait briefly for
+    # a connection, and a connection is checked as it is handed out, so a
+    # restarted server is noticed at once. The WebSocket hot path keeps one
+    # connection of its own (chat.dbthread).
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1),
+            "timeout": 5,
+            "check": ConnectionPool.check_connection,
+        }
+    }
 
 REDIS_URL = env_str("REDIS_URL")
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10)

@@ -36,4 +36,7 @@ class DatabaseUnavailableMiddleware:
         else:
             response = HttpResponse(detail, status=503, content_type="text/plain")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        # Logged once, above, as a warning: not again by django.request as
+        # an error (Django skips responses marked so).
+        response._has_been_logged = True
         return response

@@ -186,3 +186,36 @@ async def test_a_password_hash_upgrade_is_not_a_password_change(user, settings):
     fresh = await database_sync_to_async(type(user).objects.get)(pk=user.pk)
     assert fresh.password.startswith("pbkdf2_")
     assert (await database_sync_to_async(tokens.verify)(token)).user == fresh
+
+
+async def test_hello_comes_first_even_when_a_message_arrives_during_the_handshake(
+    user, admin_user, channel_layer_settings, monkeypatch
+):
+    """A message published while a socket re-checks its token waits for `hello`."""
+    from chat import consumers, services
+
+    real_check = consumers.ChatConsumer.token_still_valid
+
+    async def slow_check(self):
+        if self.user == admin_user:
+            await services.amessage_post(sender=user, text="mientras tanto")
+        return await real_check(self)
+
+    monkeypatch.setattr(consumers.ChatConsumer, "token_still_valid", slow_check)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(tokens.issue(admin_user).token).encode()),
+        ],
+    )
+    try:
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        first = await communicator.receive_json_from(timeout=10)
+        second = await communicator.receive_json_from(timeout=10)
+        assert first["type"] == "hello"
+        assert second["type"] == "message" and second["text"] == "mientras tanto"
+    finally:
+        await communicator.disconnect()
