@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEV := DEBUG=1
+N ?= 2
+CLUSTER_PORT ?= 8080
+CLUSTER_PACKAGES := redis-server postgresql nginx
 
-.PHONY: run test smoke lint fmt latency clean
+.PHONY: run test smoke lint fmt latency clean cluster cluster-stop test-cluster
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -39,6 +42,27 @@ fmt: $(VENV)/.dev
 latency: $(VENV)/.dev  ## send-to-delivery time, median over 1,000 messages, both layers
 	scripts/install-system-packages.sh redis-server
 	$(PY) scripts/measure_latency.py
+
+cluster: $(VENV)/.runtime  ## Redis, PostgreSQL, N daphne processes (N=2) and nginx on http://127.0.0.1:$(CLUSTER_PORT)
+	scripts/install-system-packages.sh $(CLUSTER_PACKAGES)
+	$(PY) scripts/cluster.py start --processes $(N) --port $(CLUSTER_PORT)
+
+cluster-stop:  ## stop exactly what `make cluster` started (by its PID files)
+	$(PY) scripts/cluster.py stop
+
+test-cluster: $(VENV)/.dev  ## two daphnes + Redis + PostgreSQL + nginx: cross-process chat and faults
+	scripts/install-system-packages.sh $(CLUSTER_PACKAGES)
+	scripts/run-tests.sh $(PY) -m cluster tests/cluster $(ARGS)
+
+.PHONY: bench
+$(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	@touch $@
+
+# make bench [COMPARE=original] [SCENARIOS=handshake,fanout,capacity,idle,history]
+#            [SERVER=daphne|uvicorn|daphne,uvicorn] [BENCH_ARGS="--quick ..."]
+bench: $(VENV)/.bench  ## speed and memory on one core; COMPARE=original runs the Node original too
+	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE)) $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(SERVER),--server $(SERVER)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     # A lost database connection answers 503 (the token is checked lazily,
     # inside the view, so that path is covered too).
     "chatproject.unavailable.DatabaseUnavailableMiddleware",
+    "chatproject.dblimit.DatabaseConcurrencyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.http_auth.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -133,23 +134,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI each HTTP request runs in a thread of its own, and a
-    # persistent connection per thread ran PostgreSQL out of connections in
-    # a burst of requests. A bounded pool instead: requests wait briefly for
-    # a connection, and a connection is checked as it is handed out, so a
-    # restarted server is noticed at once. The WebSocket hot path keeps one
-    # connection of its own (chat.dbthread).
-    from psycopg_pool import ConnectionPool
-
+    # Under ASGI each HTTP request runs in a thread of its own, so
+    # persistent connections pile up, one per request thread, and a burst
+    # of requests ran PostgreSQL out of connections. HTTP requests open one
+    # connection each, closed when the request ends, and at most
+    # DATABASE_CONCURRENCY of them at once per process
+    # (chatproject.dblimit). A restarted server is then simply reconnected
+    # to. The WebSocket hot path keeps one persistent connection of its own
+    # (chat.dbthread).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {
-            "min_size": 1,
-            "max_size": env_int("DATABASE_POOL_SIZE", 20, minimum=1),
-            "timeout": 5,
-            "check": ConnectionPool.check_connection,
-        }
-    }
+DATABASE_CONCURRENCY = env_int("DATABASE_CONCURRENCY", 20, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL")
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10)

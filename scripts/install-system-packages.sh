@@ -2,7 +2,8 @@
 # Install the Debian packages the tests need, only when missing.
 # Usage: install-system-packages.sh PACKAGE...   (the command of each is checked)
 set -euo pipefail
-declare -A command_of=([redis-server]=redis-server [chromium]=chromium [postgresql]=pg_ctlcluster [nginx]=nginx)
+# nginx by its path: /usr/sbin is not on a normal user's PATH.
+declare -A command_of=([redis-server]=redis-server [chromium]=chromium [postgresql]=pg_ctlcluster [nginx]=/usr/sbin/nginx)
 missing=()
 for package in "$@"; do
   command -v "${command_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")
