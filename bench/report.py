@@ -1,0 +1,435 @@
+"""The report: a markdown table (ours beside the original, with ratios), a chart, JSON.
+
+``bench/results/results.md`` and ``chart.png`` are overwritten each run (commit
+them with the change they measure); the raw numbers go to a timestamped JSON
+file beside them (git-ignored).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _num(value, digits=1):
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return value
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _get(results, scenario, key, path):
+    node = results["scenarios"].get(scenario, {}).get(key)
+    for part in path:
+        if node is None:
+            return None
+        if isinstance(node, dict) and "na" in node:
+            return node["na"]
+        if isinstance(node, dict) and "error" in node:
+            return "error"
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+# (scenario, metric label, path into the scenario's dict for one target, digits)
+ROWS = [
+    ("handshake", "connects/s", ("connects_per_s",), 0),
+    ("handshake", "p50 ms until hello", ("p50_ms",), 1),
+    ("handshake", "p99 ms until hello", ("p99_ms",), 1),
+    ("handshake", "server CPU ms / connect", ("server_cpu_ms_per_connect",), 2),
+    ("fanout", "messages/s sent", ("sent_msgs_per_s",), 0),
+    ("fanout", "deliveries/s", ("deliveries_per_s",), 0),
+    ("fanout", "end-to-end p50 ms", ("p50_ms",), 2),
+    ("fanout", "end-to-end p99 ms", ("p99_ms",), 2),
+    ("fanout", "server CPU µs / message", ("server_cpu_us_per_msg",), 0),
+    ("fanout", "lost / duplicated deliveries", ("lost_dup",), 0),
+    ("capacity", "highest sustained messages/s", ("capacity_display",), 0),
+    ("capacity", "p99 ms at capacity", ("at_capacity", "p99_ms"), 1),
+    (
+        "capacity",
+        "server CPU µs / message at capacity",
+        ("at_capacity", "server_cpu_us_per_msg"),
+        0,
+    ),
+    ("capacity", "limited by", ("limit",), 0),
+    ("idle", "server KiB / idle socket", ("kib_per_socket",), 1),
+    ("history", "thread page p50 ms", ("thread", "p50_ms"), 2),
+    ("history", "thread page p99 ms", ("thread", "p99_ms"), 2),
+    ("history", "thread page req/s", ("thread", "req_per_s"), 0),
+    ("history", "older page p99 ms", ("older", "p99_ms"), 2),
+    ("history", "older page req/s", ("older", "req_per_s"), 0),
+    ("history", "own page (mine) p99 ms", ("mine", "p99_ms"), 2),
+    ("history", "own page (mine) req/s", ("mine", "req_per_s"), 0),
+]
+
+
+def _prepare(results):
+    fan = results["scenarios"].get("fanout", {})
+    for value in fan.values():
+        if isinstance(value, dict) and "lost" in value:
+            value["lost_dup"] = f"{value['lost']} / {value['duplicates']}"
+    for value in results["scenarios"].get("capacity", {}).values():
+        if not isinstance(value, dict) or "steps" not in value:
+            continue
+        best = value["capacity_msgs_per_s"]
+        if value["first_failure"] is None and best:
+            value["capacity_display"] = f"≥ {best:,.0f} (no step failed)"
+        elif not best and value["steps"]:
+            first = value["steps"][0]["offered_msgs_per_s"]
+            value["capacity_display"] = f"< {first:,.0f} (first step failed)"
+        else:
+            value["capacity_display"] = best
+
+
+def _scenario_title(results, scenario):
+    p = results["params"]
+    return {
+        "handshake": f"handshake ({p['handshake_n']:,} sockets, "
+        f"{p['handshake_c']} in flight)",
+        "fanout": f"fanout ({p['fanout_users']} users × {p['rate']:g}/s + 5 admins, "
+        f"{p['fanout_seconds']:g} s)",
+        "capacity": "capacity (ladder U = "
+        + ", ".join(str(u) for u in p["ladder"])
+        + ")",
+        "idle": f"idle ({p['idle_sockets']:,} sockets)",
+        "history": "history (1,000,000 messages; p50/p99 one at a time, "
+        f"req/s with {p['history_concurrency']} in flight)",
+    }[scenario]
+
+
+def _capacity_ratio(results, ours, original) -> str:
+    """Capacity ratio, with ≥ / ≤ where a ladder ended before a step failed."""
+    cap = results["scenarios"]["capacity"]
+    a, b = cap.get(ours, {}), cap.get(original, {})
+    if "steps" not in a or "steps" not in b or not b["capacity_msgs_per_s"]:
+        return "–"
+    ratio = a["capacity_msgs_per_s"] / b["capacity_msgs_per_s"]
+    open_a = a["first_failure"] is None  # ours could do more
+    open_b = b["first_failure"] is None  # the original could do more
+    if open_a and not open_b:
+        return f"≥ {ratio:.2f}×"
+    if open_b and not open_a:
+        return f"≤ {ratio:.2f}×"
+    if open_a and open_b:
+        return f"? ({ratio:.2f}×)"
+    return f"{ratio:.2f}×"
+
+
+def table(results) -> str:
+    _prepare(results)
+    targets = results["targets"]
+    ours = [k for k, t in targets.items() if t["kind"] == "ours"]
+    original = next((k for k, t in targets.items() if t["kind"] == "original"), None)
+    head = ["scenario", "metric", *(targets[k]["label"] for k in targets)]
+    if original:
+        head += [f"{targets[k]['label']} / original" for k in ours]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    shown = set()
+    for scenario, label, path, digits in ROWS:
+        if scenario not in results["scenarios"]:
+            continue
+        values = {k: _get(results, scenario, k, path) for k in targets}
+        title = "" if scenario in shown else f"**{_scenario_title(results, scenario)}**"
+        shown.add(scenario)
+        cells = [title, label]
+        cells += [_num(values[k], digits) for k in targets]
+        if original:
+            for k in ours:
+                if path == ("capacity_display",):
+                    cells.append(_capacity_ratio(results, k, original))
+                    continue
+                a, b = values[k], values[original]
+                if isinstance(a, int | float) and isinstance(b, int | float) and b:
+                    cells.append(f"{a / b:.2f}×")
+                else:
+                    cells.append("–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ladder_table(results) -> str:
+    cap = results["scenarios"].get("capacity")
+    if not cap:
+        return ""
+    out = []
+    for key, data in cap.items():
+        label = results["targets"][key]["label"]
+        out += [
+            f"\n**{label}**\n",
+            "| users | offered msg/s | sent msg/s | deliveries/s | p50 ms | p99 ms "
+            "| server CPU µs/msg | server core | generator core "
+            "| generator lag p99 ms | others on server core | lost | dup | result |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for s in sorted(data.get("steps", []), key=lambda s: s["users"]):
+            cells = [
+                str(s["users"]) + (" (refined)" if s.get("refined") else ""),
+                _num(s["offered_msgs_per_s"], 0),
+                _num(s["sent_msgs_per_s"], 0),
+                _num(s["deliveries_per_s"], 0),
+                _num(s["p50_ms"], 2),
+                _num(s["p99_ms"], 2),
+                _num(s["server_cpu_us_per_msg"], 0),
+                f"{s['server_cpu_util']:.0%}",
+                f"{s['gen_cpu_util']:.0%}",
+                _num(s.get("gen_lag_p99_ms"), 1),
+                f"{s['other_on_server_core']:.0%}",
+                str(s["lost"]),
+                str(s["duplicates"]),
+                "pass" if s["passed"] else f"stop: {s['failed_because']}",
+            ]
+            out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+# (scenario, path, which way is better, what) for each ratio target of issue 7
+TARGETS = [
+    ("capacity", ("capacity_msgs_per_s",), "higher", "fan-out capacity"),
+    (
+        "fanout",
+        ("server_cpu_us_per_msg",),
+        "lower",
+        "server CPU µs/message (fanout, same load for both)",
+    ),
+    (
+        "capacity",
+        ("at_capacity", "server_cpu_us_per_msg"),
+        "lower",
+        "server CPU µs/message, each at its own capacity",
+    ),
+    (
+        "handshake",
+        ("server_cpu_ms_per_connect",),
+        "lower",
+        "handshake server CPU/connect",
+    ),
+    ("idle", ("kib_per_socket",), "lower", "idle KiB/socket"),
+]
+
+
+def _ratio_check(results, key, original, scenario, path, better, what) -> str | None:
+    if original is None or scenario not in results["scenarios"]:
+        return None
+    a = _get(results, scenario, key, path)
+    b = _get(results, scenario, original, path)
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return None
+    r = a / b
+    met = r >= 1.0 if better == "higher" else r <= 1.0
+    bound = "≥" if better == "higher" else "≤"
+    verdict = "met" if met else "missed"
+    return f"- {what}: {r:.2f}× the original (target {bound} 1.0×): **{verdict}**"
+
+
+def _history_check(results, key) -> str | None:
+    if "history" not in results["scenarios"]:
+        return None
+    p99s = [
+        _get(results, "history", key, (case, "p99_ms"))
+        for case in ("thread", "older", "mine")
+    ]
+    p99s = [v for v in p99s if isinstance(v, int | float)]
+    if not p99s:
+        return None
+    worst = max(p99s)
+    return (
+        f"- history page p99 at 1,000,000 messages (worst page kind): {worst:.1f} ms "
+        f"(target < 20 ms): **{'met' if worst < 20 else 'missed'}**"
+    )
+
+
+def targets_section(results) -> str:
+    """The issue's targets, checked against the original measured in this run."""
+    targets = results["targets"]
+    original = next((k for k, t in targets.items() if t["kind"] == "original"), None)
+    lines = []
+    for key, t in targets.items():
+        if t["kind"] != "ours":
+            continue
+        checks = [
+            _ratio_check(results, key, original, *target) for target in TARGETS
+        ] + [_history_check(results, key)]
+        checks = [c for c in checks if c]
+        if checks:
+            lines += [f"**{t['label']}**", "", *checks, ""]
+    return "\n".join(lines)
+
+
+def noise_note(results) -> str | None:
+    """Say so when other processes used the server's core during a measurement."""
+    worst = []
+    for scenario, per_target in results["scenarios"].items():
+        for key, data in per_target.items():
+            if not isinstance(data, dict):
+                continue
+            windows = [
+                data,
+                *(data.get("steps") or []),
+                *(v for v in data.values() if isinstance(v, dict)),
+            ]
+            for w in windows:
+                other = w.get("other_on_server_core") if isinstance(w, dict) else None
+                if other is not None and other > 0.05:
+                    worst.append((other, scenario, results["targets"][key]["label"]))
+    if not worst:
+        return None
+    worst.sort(reverse=True)
+    top = ", ".join(f"{o:.0%} in {sc} ({label})" for o, sc, label in worst[:4])
+    return (
+        "Other processes on this machine were busy on the server's core during "
+        f"some measurements (worst: {top}); those figures are less reliable."
+    )
+
+
+def markdown(results) -> str:
+    m = results["meta"]
+    parts = [
+        "# Benchmark results",
+        "",
+        f"`{m['command']}` — {m['started']}, {m['duration_s']:.0f} s; "
+        f"commit {m['commit']}.",
+        f"Machine: {m['cpu']}, {m['cores']} cores; server pinned to core "
+        f"{m['server_core']}, load generator (Python {m['python']}, {m['loop']}) "
+        f"to core {m['client_core']}; loopback; {m.get('scheduling', '')}.",
+        "",
+        "Servers: "
+        + "; ".join(
+            f"{t['label']}: `{t['command']}`" for t in results["targets"].values()
+        )
+        + ".",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".",
+        "",
+        "Each message from a user is expected at the 5 admins' sockets and as the "
+        "sender's echo (6 frames; for the original the users send `para` = their own "
+        "name, see bench/drivers.py). A capacity step passes when p99 ≤ 50 ms and "
+        "nothing is lost, duplicated or refused. Ratios are ours / original: above 1 "
+        "is better for rates, below 1 for times, CPU and memory.",
+        "",
+        table(results),
+        "",
+    ]
+    targets = targets_section(results)
+    if targets:
+        parts += ["## Targets (issue 7)", "", targets]
+    ladder = ladder_table(results)
+    if ladder:
+        parts += ["## Capacity ladder", ladder, ""]
+    notes = list(results.get("notes") or [])
+    noise = noise_note(results)
+    if noise:
+        notes.append(noise)
+    if notes:
+        parts += ["## Notes", "", *(f"- {n}" for n in notes), ""]
+    parts += ["![latency and CPU against offered load](chart.png)", ""]
+    return "\n".join(parts)
+
+
+def chart(results, path: Path) -> bool:
+    cap = results["scenarios"].get("capacity")
+    if not cap:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
+    colors = ["tab:blue", "tab:green", "tab:purple", "tab:orange"]
+    for i, (key, data) in enumerate(cap.items()):
+        steps = sorted(
+            (s for s in data.get("steps", []) if s.get("p99_ms") is not None),
+            key=lambda s: s["offered_msgs_per_s"],
+        )
+        if not steps:
+            continue
+        label = results["targets"][key]["label"]
+        color = (
+            "tab:red"
+            if results["targets"][key]["kind"] == "original"
+            else colors[i % len(colors)]
+        )
+        x = [s["offered_msgs_per_s"] for s in steps]
+        ax1.plot(
+            x, [s["p99_ms"] for s in steps], "o-", color=color, label=f"{label} p99"
+        )
+        ax1.plot(
+            x,
+            [s["p50_ms"] for s in steps],
+            "s--",
+            color=color,
+            alpha=0.6,
+            label=f"{label} p50",
+        )
+        ax2.plot(
+            x,
+            [s["server_cpu_us_per_msg"] for s in steps],
+            "o-",
+            color=color,
+            label=label,
+        )
+        for s in steps:
+            if not s["passed"]:
+                ax1.plot(
+                    [s["offered_msgs_per_s"]],
+                    [s["p99_ms"]],
+                    "x",
+                    color="black",
+                    markersize=10,
+                )
+    ax1.axhline(50, color="gray", linestyle=":", label="50 ms limit")
+    ticks = sorted({u * results["params"]["rate"] for u in results["params"]["ladder"]})
+    plain = matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"
+    )
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.yaxis.set_major_locator(
+            matplotlib.ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0))
+        )
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_xlabel("offered load, messages/s (each delivered as 6 frames)")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+        ax.tick_params(axis="x", labelsize=8)
+    ax1.set_ylabel("end-to-end latency, ms (log)")
+    ax1.set_title("Latency against load (x: the step that failed)")
+    ax2.set_ylabel("server CPU µs per message (log)")
+    ax2.set_title("Server CPU per message against load")
+    fig.suptitle(
+        f"Capacity ladder, one core per server — {results['meta']['started']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, format="png")
+    plt.close(fig)
+    return True
+
+
+def write(results) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = (
+        results["meta"]["started"].replace(":", "").replace("-", "").replace(" ", "-")
+    )
+    raw = RESULTS / f"{stamp}.json"
+    raw.write_text(json.dumps(results, indent=2, default=str))
+    if chart(results, RESULTS / "chart.png.tmp"):
+        (RESULTS / "chart.png.tmp").replace(RESULTS / "chart.png")
+    text = markdown(results)
+    (RESULTS / "results.md").write_text(text)
+    print(text)
+    print(
+        f"\nwritten: {RESULTS / 'results.md'}, chart.png, {raw.name}", file=sys.stderr
+    )
+    return raw
