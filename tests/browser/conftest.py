@@ -29,6 +29,7 @@ from accounts import tokens
 from accounts.models import User
 from tests.browser.chat_page import WAIT_MS
 from tests.conftest import free_port, token_for
+from tests.integration.live.conftest import daphne_env as live_daphne_env
 
 DAPHNE = Path(sys.prefix) / "bin" / "daphne"
 START_TIMEOUT_SECONDS = 30
@@ -56,22 +57,14 @@ expect.set_options(timeout=WAIT_MS)
 
 
 def daphne_env(static_root: Path, **overrides: str) -> dict[str, str]:
-    """The live suite's daphne settings: production mode on the test database."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.browser.daphne_settings",
-        "BROWSER_TEST_STATIC_ROOT": str(static_root),
-        "DEBUG": "0",
-        "SECRET_KEY": settings.SECRET_KEY,
-        "JWT_SECRET": settings.JWT_SECRET,
-        "JWT_COOKIE_SECURE": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # After django_db_setup, NAME is the test database file.
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-        "PYTHONUNBUFFERED": "1",
+    """The live suite's daphne environment, with the browser tests' settings."""
+    env = live_daphne_env(
+        "memory",
+        None,
+        DJANGO_SETTINGS_MODULE="tests.browser.daphne_settings",
+        BROWSER_TEST_STATIC_ROOT=str(static_root),
         **overrides,
-    }
-    env.pop("REDIS_URL", None)
+    )
     # The server under test keeps Django's guard against blocking its loop.
     env.pop(ALLOW_ASYNC_UNSAFE, None)
     return env

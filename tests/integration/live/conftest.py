@@ -52,7 +52,8 @@ class DaphneServer:
         return self.http_url
 
 
-def daphne_env(layer: str, url: str | None) -> dict[str, str]:
+def daphne_env(layer: str, url: str | None, **overrides: str) -> dict[str, str]:
+    """A daphne's environment: production mode on the test database."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatproject.settings",
@@ -64,6 +65,7 @@ def daphne_env(layer: str, url: str | None) -> dict[str, str]:
         # After django_db_setup, NAME is the test database file.
         "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
         "PYTHONUNBUFFERED": "1",
+        **overrides,
     }
     env.pop("REDIS_URL", None)
     if layer == "redis":
