@@ -20,7 +20,7 @@ from django.conf import settings  # noqa: E402
 from chat.middleware import TokenAuthMiddleware  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 
-if not settings.REDIS_URL:
+if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
     logging.getLogger(__name__).warning(
         "REDIS_URL is unset: in-memory channel layer, which serves one process "
         "only. Set REDIS_URL to run several server processes."

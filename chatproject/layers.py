@@ -1,5 +1,7 @@
 """Channel-layer configuration: in-memory for one process, Redis for several."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 REDIS_LAYER_BACKENDS = {
     # One Redis subscription per group per process; each process fans out
     # to its own sockets. Redis holds no state, so a restarted Redis needs
@@ -10,17 +12,47 @@ REDIS_LAYER_BACKENDS = {
 }
 
 
+def _sentinel_host(sentinels: list[str], master: str | None) -> dict:
+    """channels_redis' host entry for a Sentinel set (``host:port`` items)."""
+    if not master:
+        raise ImproperlyConfigured(
+            "REDIS_SENTINELS is set: REDIS_SENTINEL_MASTER must name the master."
+        )
+    addresses = []
+    for item in sentinels:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit():
+            raise ImproperlyConfigured(
+                f"REDIS_SENTINELS items must be host:port (got {item!r})."
+            )
+        addresses.append((host, int(port)))
+    return {"sentinels": addresses, "master_name": master}
+
+
 def channel_layers(
-    redis_url: str | None, *, kind: str = "pubsub", max_connections: int = 1000
+    redis_url: str | None,
+    *,
+    kind: str = "pubsub",
+    max_connections: int = 1000,
+    sentinels: list[str] | None = None,
+    sentinel_master: str | None = None,
+    sentinel_password: str | None = None,
+    redis_password: str | None = None,
 ) -> dict:
-    """The CHANNEL_LAYERS setting for ``redis_url`` (None: in-memory)."""
-    if not redis_url:
+    """The CHANNEL_LAYERS setting: Redis by URL or by Sentinel set, else in-memory."""
+    if sentinels:
+        host = _sentinel_host(sentinels, sentinel_master)
+        if sentinel_password:
+            host["sentinel_kwargs"] = {"password": sentinel_password}
+        if redis_password:
+            host["password"] = redis_password
+    elif redis_url:
+        host = {"address": redis_url}
+    else:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    config = {
-        # redis-py's default pool (100 connections) fails under load with
-        # "Too many connections".
-        "hosts": [{"address": redis_url, "max_connections": max_connections}],
-    }
+    # redis-py's default pool (100 connections) fails under load with "Too
+    # many connections".
+    config = {"hosts": [{**host, "max_connections": max_connections}]}
     if kind == "core":
         config |= {"capacity": 1000, "expiry": 30}
     return {"default": {"BACKEND": REDIS_LAYER_BACKENDS[kind], "CONFIG": config}}

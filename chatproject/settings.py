@@ -153,8 +153,16 @@ if REDIS_LAYER not in REDIS_LAYER_BACKENDS:
         f"REDIS_LAYER must be one of {', '.join(REDIS_LAYER_BACKENDS)} "
         f"(got {REDIS_LAYER!r})."
     )
+# Sentinel instead of one Redis: REDIS_SENTINELS=host:port,host:port and the
+# master's name (see docs/deploy.md).
 CHANNEL_LAYERS = channel_layers(
-    REDIS_URL, kind=REDIS_LAYER, max_connections=REDIS_MAX_CONNECTIONS
+    REDIS_URL,
+    kind=REDIS_LAYER,
+    max_connections=REDIS_MAX_CONNECTIONS,
+    sentinels=env_list("REDIS_SENTINELS", []),
+    sentinel_master=env_str("REDIS_SENTINEL_MASTER"),
+    sentinel_password=env_str("REDIS_SENTINEL_PASSWORD"),
+    redis_password=env_str("REDIS_PASSWORD"),
 )
 
 AUTH_USER_MODEL = "accounts.User"
