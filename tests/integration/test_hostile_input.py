@@ -285,15 +285,21 @@ def _cleanup():
     User.objects.all().delete()
 
 
-async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
+async def signed_in_socket(user) -> WebsocketCommunicator:
+    """A connected socket of ``user`` whose `hello` has been read."""
     communicator = WebsocketCommunicator(
         application,
         "/ws/chat/",
         headers=[ORIGIN, (b"cookie", cookie_with_token(token_for(user)).encode())],
     )
+    await communicator.connect(timeout=10)
+    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
+    return communicator
+
+
+async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
+    communicator = await signed_in_socket(user)
     try:
-        await communicator.connect(timeout=10)
-        await communicator.receive_json_from(timeout=10)
         await communicator.send_to(text_data="[" * 30_000 + "]" * 30_000)
         error = await communicator.receive_json_from(timeout=5)
         assert error["type"] == "error"
@@ -305,14 +311,8 @@ async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
 
 
 async def test_a_huge_frame_closes_with_4009(user):
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[ORIGIN, (b"cookie", cookie_with_token(token_for(user)).encode())],
-    )
+    communicator = await signed_in_socket(user)
     try:
-        await communicator.connect(timeout=10)
-        await communicator.receive_json_from(timeout=10)
         payload = json.dumps({"type": "send", "text": [[0] * 100] * 300}) * 3
         await communicator.send_to(text_data=payload)
         closing = await communicator.receive_json_from(timeout=5)
