@@ -146,8 +146,14 @@ def parse_args(argv=None):
     args.servers = [
         s.strip() for s in args.server.split(",") if s.strip() not in ("", "none")
     ]
-    if set(args.servers) - {"daphne", "uvicorn"}:
-        p.error("--server: daphne and/or uvicorn (or none, with --compare original)")
+    known = {
+        f"{name}{mode}" for name in ("daphne", "uvicorn") for mode in ("", "+coalesce")
+    }
+    if set(args.servers) - known:
+        p.error(
+            "--server: daphne and/or uvicorn, each optionally +coalesce "
+            "(or none, with --compare original)"
+        )
     if args.compare not in ("", "original"):
         p.error("--compare: 'original' is the only peer")
     args.ladder = [int(u) for u in args.ladder.split(",")]
@@ -205,7 +211,7 @@ def realtime(args, progress) -> str:
 
 def make_driver(target, port, args):
     if target.kind == "ours":
-        return drivers.OursDriver(port, target.tokens)
+        return drivers.OursDriver(port, target.tokens, coalesce=target.coalesce)
     cls = (
         drivers.PySocketIODriver
         if args.sio_client == "python-socketio"
@@ -378,9 +384,10 @@ def main(argv=None) -> int:
         targets = [
             servers.Target(
                 key=f"ours-{name}",
-                label=f"ours ({name})",
+                label=f"ours ({name.replace('+', ', ')})",
                 kind="ours",
-                server=name,
+                server=name.split("+")[0],
+                coalesce=name.endswith("+coalesce"),
                 workdir=workdir,
                 core=args.server_core,
                 env=env,

@@ -13,6 +13,8 @@ import json
 import os
 import random
 import resource
+import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -30,12 +32,35 @@ def gen_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# BENCH_PROFILE=<dir>: py-spy samples the server over every measured window
+# (non-blocking, on the generator's core) into <dir>/<pid>-<n>.txt, collapsed
+# stacks for `sort`, flamegraph.pl or speedscope. It perturbs the figures a
+# little: profile runs are for finding costs, not for quoting.
+PROFILE_DIR = os.environ.get("BENCH_PROFILE")
+_profiles = [0]
+
+
+def _start_profiler(server, client_core: int):
+    if not PROFILE_DIR:
+        return None
+    os.makedirs(PROFILE_DIR, exist_ok=True)
+    _profiles[0] += 1
+    out = os.path.join(PROFILE_DIR, f"{server.pid}-{_profiles[0]}.txt")
+    argv = ["taskset", "-c", str(client_core), str(servers.BIN / "py-spy")]
+    argv += ["record", "--nonblocking", "--rate", "500", "--format", "raw"]
+    argv += ["--threads"] if os.environ.get("BENCH_PROFILE_THREADS") else []
+    argv += ["--idle"] if os.environ.get("BENCH_PROFILE_IDLE") else []
+    argv += ["--output", out, "--pid", str(server.pid)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 class Window:
     """CPU of the server, of this process and of each whole core over a time window."""
 
     def __init__(self, server, client_core: int):
         self.server = server
         self.client_core = client_core
+        self.profiler = _start_profiler(server, client_core)
         self.t0 = time.perf_counter()
         self.server0 = server.cpu_seconds()
         self.gen0 = gen_cpu_seconds()
@@ -44,6 +69,9 @@ class Window:
 
     def close(self) -> dict:
         wall = time.perf_counter() - self.t0
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)
+            self.profiler.wait(timeout=30)
         server = self.server.cpu_seconds() - self.server0
         gen = gen_cpu_seconds() - self.gen0
         score = servers.core_busy_seconds(self.server.core) - self.score0
@@ -252,7 +280,7 @@ class Tally:
         self.self_got = [bytearray(capacity) for _ in range(n_users)]
         self.first_measured = [1 << 62] * n_users
         self.latencies_us: list[int] = []
-        self.received = 0  # every chat frame that arrived
+        self.received = 0  # every chat message that arrived (each of a batch)
         self.first_arrivals = 0  # those that were the first copy at their socket
         self.stale = 0  # from an earlier step
         self.misdelivered = 0  # at a socket that should not get it
@@ -389,7 +417,7 @@ async def run_load(
             progress.update(
                 f"{label}: U={n_users} {offered:,.0f} msg/s offered, "
                 f"t={now - start:4.1f}/{warmup + duration:.0f}s, "
-                f"{tally.received:,} frames in"
+                f"{tally.received:,} messages in"
             )
     per_message = len(admins) + (1 if driver.echo else 0)
     expected = sum(sent) * per_message

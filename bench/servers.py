@@ -168,7 +168,7 @@ def core_busy_seconds(core: int) -> float:
 class Target:
     """A server to measure: ours on one ASGI server, or the original."""
 
-    key: str  # "ours-daphne", "ours-uvicorn", "original"
+    key: str  # "ours-daphne", "ours-uvicorn+coalesce", "original"
     label: str
     kind: str  # "ours" | "original"
     server: str  # "daphne" | "uvicorn" | "node"
@@ -176,6 +176,8 @@ class Target:
     core: int
     env: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    # Ours only: the benchmark's sockets connect with ?coalesce=1 (docs/api.md).
+    coalesce: bool = False
     _runs: int = 0
 
     def display_command(self) -> str:

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -25,10 +26,42 @@ from chat.frames import (
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.language import scope_language
-from chat.sessions import SESSION_REVOKE_EVENT, SessionClock, revocation_applies
+from chat.sessions import (
+    SESSION_REVOKE_EVENT,
+    SessionClock,
+    revocation_applies,
+    revocation_mark,
+)
 from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
+
+COALESCE_PARAMETER = "coalesce"
+
+
+def wants_coalescing(scope) -> bool:
+    """True when the client connected with ``?coalesce=1`` (docs/api.md).
+
+    Such a socket may get several messages in one ``messages`` frame; any
+    other socket gets one ``message`` frame per message, as PROTOCOL.md says.
+    """
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return query.get(COALESCE_PARAMETER, [""])[-1] in ("1", "true")
+
+
+# The frames one fan-out event is joined into, kept for the event's other
+# coalescing sockets: every socket of a group gets the same event object in
+# one pass (chat.hub), so one entry is enough.
+_joined_cache: tuple[list[str] | None, list[str]] = (None, [])
+
+
+def _joined_frames(texts: list[str]) -> list[str]:
+    global _joined_cache
+    cached_texts, joined = _joined_cache
+    if cached_texts is not texts:
+        joined = frames.messages_frames(texts)
+        _joined_cache = (texts, joined)
+    return joined
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -39,6 +72,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     held_events: list | None = None
     groups_joined: list[str] = []
     counted_open = False
+    coalesce = False
 
     async def __call__(self, scope, receive, send):
         # A plain receive loop: chat events reach this socket through the
@@ -69,6 +103,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # for its whole life.
         translation.activate(scope_language(self.scope))
         self.send_bucket = services.TokenBucket()
+        self.coalesce = wants_coalescing(self.scope)
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
             self.groups_joined.append(ADMINS_GROUP)
@@ -89,15 +124,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         metrics.OPEN_SOCKETS.inc()
         self.counted_open = True
-        await self.send_frame(
-            {
-                "type": "hello",
-                "user": self.user.username,
-                "name": self.user.name,
-                "rol": self.user.role,
-                "expires_at": iso_utc(self.token.expires_at),
-            }
-        )
+        hello = {
+            "type": "hello",
+            "user": self.user.username,
+            "name": self.user.name,
+            "rol": self.user.role,
+            "expires_at": iso_utc(self.token.expires_at),
+        }
+        if self.coalesce:
+            hello["coalesce"] = True
+        await self.send_frame(hello)
         self.clock = SessionClock(
             self.token.expires_at.timestamp(), self.warn_expiry, self.expire
         )
@@ -108,8 +144,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def token_still_valid(self) -> bool:
         # A revocation published between the middleware's check and our
-        # joining the user's group would never reach this socket: check once
-        # more now that any later one will.
+        # joining the user's group would never reach this socket. In one
+        # process alone every revocation is published here, so an unchanged
+        # mark proves none was; with other processes (a relaying layer) the
+        # token is checked once more now that any later one will reach us.
+        if not hub.relays() and revocation_mark() == self.scope["revocation_mark"]:
+            return True
         try:
             await db_call(tokens.verify, self.raw_token)
         except tokens.InvalidToken:
@@ -163,16 +203,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ChatError(
                 "rate_limited", _("Too many messages; slow down and send again.")
             )
-        posted = await services.amessage_post(
+        # The echo (the ack) reaches this socket with the fan-out, which is
+        # local to this process: the sender hears back even when the
+        # channel layer is down. Refusals are raised here.
+        await services.amessage_post(
             sender=self.user,
             text=frame.get("text"),
             to=frame.get("to"),
             client_id=frame.get("client_id"),
-            sender_socket=self,
         )
-        # The echo is the ack, sent by this socket itself: the sender hears
-        # back even when the channel layer is down.
-        await self.send(text_data=posted.wire)
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
@@ -209,9 +248,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.held_events.append(event)
             return
         if event["type"] == services.CHAT_MESSAGE_EVENT:
-            # The hot path: straight to the server, once per socket per message.
-            if self.closing_code is None:
-                await self.base_send({"type": "websocket.send", "text": event["text"]})
+            # The hot path: straight to the server, each message encoded once
+            # for all sockets.
+            if self.closing_code is not None:
+                return
+            texts = event["texts"]
+            if self.coalesce and len(texts) > 1:
+                texts = _joined_frames(texts)
+            for text in texts:
+                await self.base_send({"type": "websocket.send", "text": text})
         elif event["type"] == SESSION_REVOKE_EVENT and revocation_applies(
             event, self.token
         ):

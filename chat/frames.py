@@ -71,17 +71,70 @@ def error_frame(err: ChatError, client_id: str | None = None) -> str:
 
 def message_frame(message) -> dict[str, Any]:
     """The ``message`` event for a stored message: one shape, live and in history."""
+    return message_frame_of(
+        message_id=message.id,
+        thread=message.thread.username,
+        sender=message.sender.username,
+        sender_name=message.sender_name,
+        sender_role=message.sender_role,
+        text=message.text,
+        created_at=message.created_at,
+        client_id=message.client_id,
+    )
+
+
+def message_frame_of(
+    *,
+    message_id: int,
+    thread: str,
+    sender: str,
+    sender_name: str,
+    sender_role: str,
+    text: str,
+    created_at,
+    client_id: str | None,
+) -> dict[str, Any]:
+    """The ``message`` event from its values, for code that holds no model instance."""
     return {
         "type": "message",
-        "id": message.id,
-        "thread": message.thread.username,
-        "from": message.sender.username,
-        "name": message.sender_name,
-        "rol": message.sender_role,
-        "text": message.text,
-        "sent_at": iso_utc(message.created_at),
-        "client_id": message.client_id,
+        "id": message_id,
+        "thread": thread,
+        "from": sender,
+        "name": sender_name,
+        "rol": sender_role,
+        "text": text,
+        "sent_at": iso_utc(created_at),
+        "client_id": client_id,
     }
+
+
+def messages_frames(wires: list[str]) -> list[str]:
+    """Encoded ``message`` frames joined into ``messages`` frames (coalescing sockets).
+
+    Joined as text, without decoding; each joined frame stays under
+    :data:`MAX_FRAME_BYTES` (or holds one message) so that clients with
+    that receive limit can read it.
+    """
+    joined: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for wire in wires:
+        # len() counts characters; UTF-8 needs up to 4 bytes for one.
+        wire_size = len(wire) * 4 if not wire.isascii() else len(wire)
+        if chunk and size + wire_size + 64 > MAX_FRAME_BYTES:
+            joined.append(_joined(chunk))
+            chunk, size = [], 0
+        chunk.append(wire)
+        size += wire_size + 1
+    if chunk:
+        joined.append(_joined(chunk))
+    return joined
+
+
+def _joined(chunk: list[str]) -> str:
+    if len(chunk) == 1:
+        return chunk[0]
+    return '{"type":"messages","messages":[' + ",".join(chunk) + "]}"
 
 
 def frame_too_large(text: str) -> bool:

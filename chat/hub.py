@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 RELAY_EVENT = "hub.relay"
 RELAY_RETRY_MAX_SECONDS = 2.0
+# Past this the channel layer is taken as down for that relay.
+RELAY_SEND_TIMEOUT_SECONDS = 2.0
 
 
 class Member(Protocol):
@@ -42,6 +45,8 @@ class Hub:
         self._relay_ready: asyncio.Future | None = None
         self._relay_task: asyncio.Task | None = None
         self._relayed_groups: set[str] = set()
+        self._relay_queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self._relay_sender: asyncio.Task | None = None
 
     def _current_layer(self):
         """The layer to relay through, or None when this process is alone."""
@@ -55,9 +60,15 @@ class Hub:
             self._layer, self._loop = layer, loop
             self._relay_channel = self._relay_task = self._relay_ready = None
             self._relayed_groups = set()
+            self._relay_queue.clear()
+            self._relay_sender = None
         if layer is None or isinstance(layer, InMemoryChannelLayer):
             return None
         return layer
+
+    def relays(self) -> bool:
+        """True when other processes may publish to our groups (a shared layer)."""
+        return self._current_layer() is not None
 
     async def join(self, group: str, member: Member) -> None:
         """Add a socket to ``group``; the first one subscribes the process."""
@@ -82,35 +93,52 @@ class Hub:
             await layer.group_discard(group, self._relay_channel)
 
     async def publish(
-        self, group: str, event: dict[str, Any], *, skip: Member | None = None
+        self, group: str, event: dict[str, Any], *, wait: bool = True
     ) -> None:
         """Hand ``event`` to every socket of ``group`` here and in other processes.
 
-        ``skip`` is a local socket that already has it (the sender's echo).
         Local delivery happens first, so a channel layer that is down delays
-        no socket of this process; the relay's failure is raised after it.
+        no socket of this process. With ``wait`` the relay to other
+        processes is awaited and its failure raised; without, it is queued
+        behind earlier relays (their order is kept) and a failure is logged.
         """
-        await self.deliver_locally(group, event, skip)
+        await self.deliver_locally(group, event)
         layer = self._current_layer()
-        if layer is not None:
-            await layer.group_send(
-                group,
-                {
-                    "type": RELAY_EVENT,
-                    "origin": self.origin,
-                    "group": group,
-                    "event": event,
-                },
-            )
+        if layer is None:
+            return
+        relay = {
+            "type": RELAY_EVENT,
+            "origin": self.origin,
+            "group": group,
+            "event": event,
+        }
+        if wait:
+            await layer.group_send(group, relay)
+            return
+        self._relay_queue.append((group, relay))
+        if self._relay_sender is None or self._relay_sender.done():
+            self._relay_sender = asyncio.ensure_future(self._send_relays(layer))
 
-    async def deliver_locally(
-        self, group: str, event: dict[str, Any], skip: Member | None = None
-    ) -> int:
+    async def _send_relays(self, layer) -> None:
+        """Send queued relays one at a time, in order, each within a time limit."""
+        while self._relay_queue:
+            group, relay = self._relay_queue.popleft()
+            try:
+                await asyncio.wait_for(
+                    layer.group_send(group, relay), RELAY_SEND_TIMEOUT_SECONDS
+                )
+            except Exception as err:  # noqa: BLE001 (the layer being down is an outcome)
+                # One line, no traceback: during an outage there are many.
+                # The messages are stored; other processes' sockets get
+                # them when they resume.
+                logger.warning(
+                    "relay to %s not sent (%s: %s)", group, type(err).__name__, err
+                )
+
+    async def deliver_locally(self, group: str, event: dict[str, Any]) -> int:
         """Hand ``event`` to this process's sockets in ``group``; return how many."""
         delivered = 0
         for member in tuple(self.members.get(group, ())):
-            if member is skip:
-                continue
             try:
                 await member.hub_event(event)
             except Exception:
@@ -122,7 +150,7 @@ class Hub:
         if delivered and stored_at is not None:
             # Once per fan-out, not per socket: the metric stays off the
             # per-frame path.
-            metrics.MESSAGES_DELIVERED.inc(delivered)
+            metrics.MESSAGES_DELIVERED.inc(delivered * len(event.get("texts", ())))
             metrics.DELIVERY_LATENCY.observe(time.time() - stored_at)
         return delivered
 

@@ -20,6 +20,7 @@ from chat.frames import (
     closing_frame,
 )
 from chat.metrics import HANDSHAKE_REJECTIONS
+from chat.sessions import revocation_mark
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class TokenAuthMiddleware:
                 return await self._reject(
                     CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send
                 )
+            # Taken before the check: see ChatConsumer.token_still_valid.
+            mark = revocation_mark()
             verified = await db_call(tokens.verify, raw_token)
         except DatabaseError as err:
             return await self._reject(
@@ -89,6 +92,7 @@ class TokenAuthMiddleware:
             "user": verified.user,
             "token": verified,
             "raw_token": raw_token,
+            "revocation_mark": mark,
         }
         return await self.inner(scope, receive, send)
 

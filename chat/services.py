@@ -4,7 +4,6 @@ The consumer calls these, and so can anything else that posts (a view, a
 management command): the rules on who may write to whom live only here.
 """
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -20,8 +19,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
-from chat import metrics
-from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode, message_frame
+from chat import loopdb, metrics
+from chat.frames import (
+    MAX_CLIENT_ID_CHARS,
+    BadFrame,
+    ChatError,
+    encode,
+    message_frame_of,
+)
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import Message, ReadState, Thread
@@ -32,8 +37,6 @@ RATE_PER_SECOND = 10.0
 RATE_BURST = 20
 
 CHAT_MESSAGE_EVENT = "chat.message"
-# Past this the channel layer is taken as down: the sender must hear back.
-PUBLISH_TIMEOUT_SECONDS = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -130,114 +133,165 @@ def message_draft(
     )
 
 
-def _recipients(drafts: list[Draft]) -> dict[str, User]:
-    names = {draft.to for draft in drafts if draft.to is not None}
+def _recipients(cursor, drafts: list[Draft]) -> dict[str, tuple[int, str]]:
+    """The users named by admins' drafts: username -> (id, role)."""
+    names = sorted({draft.to for draft in drafts if draft.to is not None})
     if not names:
         return {}
-    return {user.username: user for user in User.objects.filter(username__in=names)}
+    placeholders = ", ".join(["%s"] * len(names))
+    table = _q(User._meta.db_table)
+    cursor.execute(
+        f"SELECT {_q('username')}, {_q('id')}, {_q('role')} FROM {table} "  # noqa: S608 (names from the model)
+        f"WHERE {_q('username')} IN ({placeholders})",
+        names,
+    )
+    return {username: (user_id, role) for username, user_id, role in cursor.fetchall()}
 
 
-def _thread_of(draft: Draft, recipients: dict[str, User]) -> User:
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _thread_of(draft: Draft, recipients: dict[str, tuple[int, str]]) -> tuple[int, str]:
+    """The (id, username) of the thread a draft goes into. Raises ChatError."""
     # Lazy texts: a batch mixes senders of several languages, and each
     # refusal is put into words in its own sender's context.
     if draft.to is None:
-        return draft.sender
+        return draft.sender.id, draft.sender.username
     recipient = recipients.get(draft.to)
     if recipient is None:
         raise ChatError(
             "unknown_user",
             format_lazy(gettext_lazy("There is no user named {name}."), name=draft.to),
         )
-    if recipient.role == Role.ADMIN:
+    recipient_id, role = recipient
+    if role == Role.ADMIN:
         raise ChatError(
             "invalid_recipient", gettext_lazy("Admins answer users, not other admins.")
         )
-    return recipient
+    return recipient_id, draft.to
 
 
-def _threads_touch(newest_by_thread: dict[int, int]) -> None:
-    # One upsert per thread; the condition keeps the newest id whichever
-    # transaction commits last (several processes on PostgreSQL).
-    table = connection.ops.quote_name(Thread._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} (user_id, last_message_id) VALUES (%s, %s) "  # noqa: S608 (table name from the model)
-            f"ON CONFLICT (user_id) DO UPDATE SET last_message_id = "
-            f"excluded.last_message_id WHERE {table}.last_message_id IS NULL "
-            f"OR {table}.last_message_id < excluded.last_message_id",
-            list(newest_by_thread.items()),
-        )
+_MESSAGE_COLUMNS = (
+    "thread_id",
+    "sender_id",
+    "sender_name",
+    "sender_role",
+    "text",
+    "client_id",
+    "created_at",
+)
 
 
-def _insert_messages(messages: list[Message]) -> None:
-    """One multi-row INSERT ... RETURNING for a batch; sets each message's id.
+def _insert_messages(cursor, rows: list[tuple]) -> list[int]:
+    """One multi-row INSERT ... RETURNING for a batch; the new ids in row order.
 
     Raw SQL because the ORM's bulk_create spent more time compiling the
     statement than the database spent running it (py-spy, this hot path).
-    The values go through each field's own database preparation, as the
-    ORM would do.
     """
-    fields = [field for field in Message._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(Message._meta.db_table)} "  # noqa: S608 (names from the model)
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([row] * len(messages))} RETURNING {quote('id')}"
+    row = "(" + ", ".join(["%s"] * len(_MESSAGE_COLUMNS)) + ")"
+    cursor.execute(
+        f"INSERT INTO {_q(Message._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"({', '.join(_q(column) for column in _MESSAGE_COLUMNS)}) "
+        f"VALUES {', '.join([row] * len(rows))} RETURNING {_q('id')}",
+        [value for values in rows for value in values],
     )
-    params = [
-        field.get_db_prep_save(getattr(message, field.attname), connection)
-        for message in messages
-        for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row_id for (row_id,) in cursor.fetchall()]
     # Ids are handed out in row order within one statement; sorting makes
     # that independent of the order RETURNING lists them in.
-    for message, message_id in zip(messages, sorted(ids), strict=True):
-        message.id = message_id
+    return sorted(row_id for (row_id,) in cursor.fetchall())
+
+
+def _threads_touch(cursor, newest_by_thread: dict[int, int]) -> None:
+    # One upsert per thread; the condition keeps the newest id whichever
+    # transaction commits last (several processes on PostgreSQL).
+    table = _q(Thread._meta.db_table)
+    cursor.executemany(
+        f"INSERT INTO {table} (user_id, last_message_id) VALUES (%s, %s) "  # noqa: S608 (table name from the model)
+        f"ON CONFLICT (user_id) DO UPDATE SET last_message_id = "
+        f"excluded.last_message_id WHERE {table}.last_message_id IS NULL "
+        f"OR {table}.last_message_id < excluded.last_message_id",
+        list(newest_by_thread.items()),
+    )
+
+
+def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
+    """The statements of :func:`messages_store`, inside the caller's transaction.
+
+    ``cursor`` takes ``%s`` placeholders: Django's, or chat.loopdb's.
+    """
+    recipients = _recipients(cursor, drafts)
+    adapt_instant = connection.ops.adapt_datetimefield_value
+    outcomes: list[tuple[Draft, int, str] | ChatError] = []
+    rows = []
+    for draft in drafts:
+        try:
+            thread_id, thread_name = _thread_of(draft, recipients)
+        except ChatError as err:
+            outcomes.append(err)
+            continue
+        outcomes.append((draft, thread_id, thread_name))
+        sender = draft.sender
+        rows.append(
+            (
+                thread_id,
+                sender.id,
+                sender.name,
+                sender.role,
+                draft.text,
+                draft.client_id,
+                adapt_instant(draft.created_at),
+            )
+        )
+    if not rows:
+        return outcomes  # refusals only
+    ids = iter(_insert_messages(cursor, rows))
+    newest: dict[int, int] = {}
+    frames = []
+    for outcome in outcomes:
+        if isinstance(outcome, ChatError):
+            frames.append(outcome)
+            continue
+        draft, thread_id, thread_name = outcome
+        message_id = next(ids)
+        newest[thread_id] = message_id
+        frames.append(
+            message_frame_of(
+                message_id=message_id,
+                thread=thread_name,
+                sender=draft.sender.username,
+                sender_name=draft.sender.name,
+                sender_role=draft.sender.role,
+                text=draft.text,
+                created_at=draft.created_at,
+                client_id=draft.client_id,
+            )
+        )
+    _threads_touch(cursor, newest)
+    return frames
 
 
 def messages_store(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
     """Store drafts in one transaction; for each, its ``message`` frame or its refusal.
 
     One recipient query, one multi-row insert and one upsert per thread, so
-    a batch costs little more than a single message.
+    a batch costs little more than a single message. Sync code, any thread.
     """
-    recipients = _recipients(drafts)
-    outcomes: list[Message | ChatError] = []
-    for draft in drafts:
-        try:
-            thread = _thread_of(draft, recipients)
-        except ChatError as err:
-            outcomes.append(err)
-            continue
-        outcomes.append(
-            Message(
-                thread=thread,
-                sender=draft.sender,
-                sender_name=draft.sender.name,
-                sender_role=draft.sender.role,
-                text=draft.text,
-                client_id=draft.client_id,
-                created_at=draft.created_at,
-            )
-        )
-    messages = [outcome for outcome in outcomes if isinstance(outcome, Message)]
-    if messages:
-        with transaction.atomic():
-            _insert_messages(messages)
-            newest: dict[int, int] = {}
-            for message in messages:
-                newest[message.thread_id] = max(
-                    message.id, newest.get(message.thread_id, 0)
-                )
-            _threads_touch(newest)
-    return [
-        message_frame(outcome) if isinstance(outcome, Message) else outcome
-        for outcome in outcomes
-    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        return _messages_write(cursor, drafts)
+
+
+def messages_store_on_loop(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
+    """:func:`messages_store` on the event loop's thread, for SQLite (chat.loopdb).
+
+    Raises ``loopdb.UseDatabaseThread`` when this cannot be done at once.
+    """
+    db = loopdb.loop_connection()
+    if db is None:
+        raise loopdb.UseDatabaseThread
+    with db.transaction() as cursor:
+        outcomes = _messages_write(cursor, drafts)
+    loopdb.checkpoint_when_due(db)
+    return outcomes
 
 
 def message_store(
@@ -251,9 +305,6 @@ def message_store(
     return outcome
 
 
-message_writer = BatchWriter(messages_store)
-
-
 @dataclass(frozen=True)
 class PostedMessage:
     """A stored message: its ``message`` frame, and that frame encoded once."""
@@ -262,52 +313,69 @@ class PostedMessage:
     wire: str
 
 
-async def message_publish(posted: PostedMessage, *, skip: Any = None) -> None:
-    """Deliver a stored message to its thread's user and to the support team.
-
-    The two groups never share a socket (admins have no thread), so each
-    socket gets it once. ``skip`` is the sender's socket, which already
-    echoed it.
-    """
+def _chat_event(wires: list[str]) -> dict[str, Any]:
     # stored_at feeds the delivery-latency metric; plain types only (msgpack).
-    event = {"type": CHAT_MESSAGE_EVENT, "text": posted.wire, "stored_at": time.time()}
-    await hub.publish(user_group(posted.frame["thread"]), event, skip=skip)
-    await hub.publish(ADMINS_GROUP, event, skip=skip)
+    return {"type": CHAT_MESSAGE_EVENT, "texts": wires, "stored_at": time.time()}
+
+
+async def messages_publish(posted: list[PostedMessage], *, wait: bool = True) -> None:
+    """Deliver stored messages to their threads' users and to the support team.
+
+    Every socket of the thread's user and every admin socket gets each
+    message once, the sender's own socket included: that copy is its echo,
+    the ack. The two groups never share a socket (admins have no thread).
+    A group gets all of its messages in one event, so a socket that asked
+    for coalescing gets them in one frame. With ``wait`` False the relay to
+    other processes is queued (in order) rather than awaited.
+    """
+    if not posted:
+        return
+    by_thread: dict[str, list[str]] = {}
+    for message in posted:
+        by_thread.setdefault(message.frame["thread"], []).append(message.wire)
+    for thread, wires in by_thread.items():
+        await hub.publish(user_group(thread), _chat_event(wires), wait=wait)
+    await hub.publish(
+        ADMINS_GROUP, _chat_event([message.wire for message in posted]), wait=wait
+    )
+
+
+async def _publish_batch(outcomes: list) -> list:
+    """The writer's step after each stored batch: fan the batch out, once."""
+    posted = [
+        PostedMessage(frame=outcome, wire=encode(outcome))
+        if isinstance(outcome, dict)
+        else outcome
+        for outcome in outcomes
+    ]
+    stored = [outcome for outcome in posted if isinstance(outcome, PostedMessage)]
+    try:
+        await messages_publish(stored, wait=False)
+    except Exception:
+        # Local delivery does not fail as a whole (each socket's failure is
+        # its own); this is a bug, and the messages are stored: log it.
+        logger.exception("publishing a batch of %d messages failed", len(stored))
+    else:
+        metrics.MESSAGES_POSTED.inc(len(stored))
+    return posted
+
+
+message_writer = BatchWriter(
+    messages_store, store_on_loop=messages_store_on_loop, after_store=_publish_batch
+)
 
 
 async def amessage_post(
-    *,
-    sender: User,
-    text: Any,
-    to: Any = None,
-    client_id: Any = None,
-    sender_socket: Any = None,
+    *, sender: User, text: Any, to: Any = None, client_id: Any = None
 ) -> PostedMessage:
     """Store, then publish, a message from async code. Raises ChatError.
 
-    A failed publish (the channel layer down) is logged, not raised: the
-    message is stored, the sender's socket echoes it itself, and the other
-    sockets get it when they ``resume``.
+    It reaches the sender's own sockets too, as their echo. Other processes
+    get it through the channel layer; when that is down the message is
+    still stored and delivered here, and the others get it on ``resume``.
     """
     draft = message_draft(sender=sender, text=text, to=to, client_id=client_id)
-    frame = await message_writer.store(draft)
-    posted = PostedMessage(frame=frame, wire=encode(frame))
-    try:
-        await asyncio.wait_for(
-            message_publish(posted, skip=sender_socket),
-            PUBLISH_TIMEOUT_SECONDS,
-        )
-    except Exception as err:  # noqa: BLE001 (the layer being down is an outcome)
-        # One line per message, no traceback: during an outage there are many.
-        logger.warning(
-            "message %s stored but not published (%s: %s)",
-            frame["id"],
-            type(err).__name__,
-            err,
-        )
-    else:
-        metrics.MESSAGES_POSTED.inc()
-    return posted
+    return await message_writer.store(draft)
 
 
 def message_post(
@@ -315,7 +383,7 @@ def message_post(
 ) -> dict[str, Any]:
     """Store, then publish, a message from sync code (views, commands, shell)."""
     frame = message_store(sender=sender, text=text, to=to, client_id=client_id)
-    async_to_sync(message_publish)(PostedMessage(frame=frame, wire=encode(frame)))
+    async_to_sync(messages_publish)([PostedMessage(frame=frame, wire=encode(frame))])
     metrics.MESSAGES_POSTED.inc()
     return frame
 

@@ -75,7 +75,20 @@ def revocation_applies(event: dict[str, Any], token: VerifiedToken) -> bool:
     return issued_before is not None and token.issued_at < issued_before
 
 
+# Revocations this process has started to publish. A handshake that saw no
+# change across its token check and its group joins cannot have missed one
+# published here (chat.consumers).
+_revocations_published = 0
+
+
+def revocation_mark() -> int:
+    """A mark to compare later: has this process published a revocation since?"""
+    return _revocations_published
+
+
 def _publish_revocation(username: str, event: dict[str, Any]) -> None:
+    global _revocations_published
+    _revocations_published += 1
     try:
         async_to_sync(hub.publish)(user_group(username), event)
     except Exception:

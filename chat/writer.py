@@ -1,32 +1,45 @@
-"""Batched storage: every post that arrives while a batch is being written goes
-into the next batch, stored in one transaction with one trip to the database
-thread.
+"""Batched storage: every post that arrives while a batch is being stored goes
+into the next batch, stored in one transaction and then fanned out once.
 
 Under light load a batch holds one message and nothing waits; under heavy
-load the per-message cost of the transaction and the thread hop is shared.
-A message is still stored before anyone is told about it: each caller gets
-its own outcome only once its batch has committed.
+load the per-message cost of the transaction, the fan-out and (for
+sockets that ask for it) the frames is shared. A message is still stored
+before anyone is told about it: the batch is published, and each caller
+gets its own outcome, only once the batch has committed.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from chat.dbthread import db_call
+from chat.loopdb import UseDatabaseThread
 
 MAX_BATCH = 500
 
 
 class BatchWriter:
-    """Runs ``store_batch(items) -> outcomes`` on batches of items, one at a time.
+    """Stores batches of items one at a time and hands each item its outcome.
 
-    An outcome that is an exception is raised to that item's caller alone;
-    an exception from the whole batch (the database is down) to every caller
-    in it.
+    ``store_batch(items) -> outcomes`` runs on the database thread.
+    ``store_on_loop``, when given, is tried first on the event loop's own
+    thread and raises :class:`UseDatabaseThread` when it cannot run there.
+    ``after_store(outcomes) -> outcomes``, when given, runs once per stored
+    batch before any caller resumes (the fan-out). An outcome that is an
+    exception is raised to that item's caller alone; an exception from the
+    whole batch (the database is down) to every caller in it.
     """
 
-    def __init__(self, store_batch: Callable[[list], list]):
+    def __init__(
+        self,
+        store_batch: Callable[[list], list],
+        *,
+        store_on_loop: Callable[[list], list] | None = None,
+        after_store: Callable[[list], Awaitable[list]] | None = None,
+    ):
         self._store_batch = store_batch
+        self._store_on_loop = store_on_loop
+        self._after_store = after_store
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
@@ -35,6 +48,8 @@ class BatchWriter:
         future = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
+            # A task, not a direct call: every post read in this turn of the
+            # loop joins the batch before it is stored.
             self._flusher = asyncio.ensure_future(self._flush())
         outcome = await future
         if isinstance(outcome, BaseException):
@@ -44,10 +59,22 @@ class BatchWriter:
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            items = [item for item, _ in batch]
             try:
-                outcomes = await db_call(self._store_batch, [item for item, _ in batch])
+                outcomes = await self._store(items)
             except Exception as err:  # noqa: BLE001 (handed to every caller)
                 outcomes = [err] * len(batch)
+            else:
+                if self._after_store is not None:
+                    outcomes = await self._after_store(outcomes)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
+
+    async def _store(self, items: list) -> list:
+        if self._store_on_loop is not None:
+            try:
+                return self._store_on_loop(items)
+            except UseDatabaseThread:
+                pass
+        return await db_call(self._store_batch, items)

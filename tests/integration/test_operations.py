@@ -110,6 +110,8 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
         assert await database_sync_to_async(
             Message.objects.filter(id=during["id"]).exists
         )()
+        # Both sockets are in this process: their delivery never needed Redis.
+        assert (await support.receive_json_from(timeout=5))["client_id"] == "d"
 
         process = await asyncio.to_thread(start_redis_server, port)
         # The sockets rejoin their groups by themselves (back-off up to 2 s).

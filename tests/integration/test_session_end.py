@@ -219,3 +219,73 @@ async def test_hello_comes_first_even_when_a_message_arrives_during_the_handshak
         assert second["type"] == "message" and second["text"] == "mientras tanto"
     finally:
         await communicator.disconnect()
+
+
+async def test_a_revocation_between_the_token_check_and_the_group_join_closes_it(
+    user, channel_layer_settings, monkeypatch
+):
+    """The revocation's event went out before the socket joined its group, so
+    only a second look at the token can catch it."""
+    from chat import middleware
+
+    verified_token = tokens.issue(user)
+    real_db_call = middleware.db_call
+
+    async def check_then_revoke(function, *args):
+        verified = await real_db_call(function, *args)
+        await database_sync_to_async(tokens.revoke)(verified)
+        return verified
+
+    monkeypatch.setattr(middleware, "db_call", check_then_revoke)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(verified_token.token).encode()),
+        ],
+    )
+    try:
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        closing = await communicator.receive_json_from(timeout=10)
+        assert closing == {"type": "closing", "code": 4005, "reason": "session revoked"}
+        assert (await communicator.receive_output(timeout=10))["code"] == 4005
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_quiet_handshake_in_one_process_checks_the_token_once(
+    user, settings, monkeypatch
+):
+    """Without a relaying layer and with no revocation meanwhile, the second
+    look proves nothing and is skipped."""
+    from channels.layers import channel_layers
+
+    from tests.conftest import layer_config
+
+    settings.CHANNEL_LAYERS = layer_config("memory", None)
+    channel_layers.backends.clear()
+    checks = []
+    real_verify = tokens.verify
+
+    def counting_verify(raw):
+        checks.append(raw)
+        return real_verify(raw)
+
+    monkeypatch.setattr(tokens, "verify", counting_verify)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", b"http://localhost"),
+            (b"cookie", cookie_with_token(tokens.issue(user).token).encode()),
+        ],
+    )
+    try:
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
+        assert len(checks) == 1
+    finally:
+        await communicator.disconnect()

@@ -1,13 +1,15 @@
 """Batched storage: concurrent posts share a transaction, refusals stay their own."""
 
 import asyncio
+import sqlite3
+import threading
 
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
-from chat import services
+from chat import loopdb, services
 from chat.frames import ChatError
 from chat.models import Message, Thread
 from chat.writer import BatchWriter
@@ -26,13 +28,14 @@ async def test_concurrent_posts_are_stored_in_batches_with_their_own_outcomes(
     user, admin_user, monkeypatch
 ):
     batch_sizes = []
-    real_store = services.messages_store
+    writer = services.message_writer
+    real_store = writer._store_on_loop
 
     def counting_store(drafts):
         batch_sizes.append(len(drafts))
         return real_store(drafts)
 
-    monkeypatch.setattr(services, "message_writer", BatchWriter(counting_store))
+    monkeypatch.setattr(writer, "_store_on_loop", counting_store)
 
     async def post(n):
         to = "nadie" if n == 17 else "ana"
@@ -64,3 +67,73 @@ async def test_a_failed_batch_fails_every_post_in_it(user, monkeypatch):
     with pytest.raises(OperationalError):
         await services.amessage_post(sender=user, text="hola")
     assert not await database_sync_to_async(Message.objects.exists)()
+
+
+async def test_sqlite_writes_happen_on_the_loop_and_wait_on_the_database_thread(
+    user, monkeypatch
+):
+    """Stored on the loop's thread when the write lock is free; when another
+    connection holds it, the batch waits on the database thread instead of
+    blocking the loop."""
+    writer = services.message_writer
+    stored_on = []
+
+    def on_loop(drafts):
+        outcomes = services.messages_store_on_loop(drafts)
+        stored_on.append("loop")
+        return outcomes
+
+    def on_thread(drafts):
+        stored_on.append("thread")
+        return services.messages_store(drafts)
+
+    monkeypatch.setattr(writer, "_store_on_loop", on_loop)
+    monkeypatch.setattr(writer, "_store_batch", on_thread)
+
+    await services.amessage_post(sender=user, text="sin esperas")
+    assert stored_on == ["loop"]
+
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        post = asyncio.ensure_future(
+            services.amessage_post(sender=user, text="tras el cerrojo")
+        )
+        # The loop is not blocked while the lock is held elsewhere.
+        ticks = 0
+        while ticks < 20:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not post.done()
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    frame = (await asyncio.wait_for(post, 10)).frame
+    assert frame["text"] == "tras el cerrojo"
+    assert stored_on == ["loop", "thread"]
+    texts = await database_sync_to_async(
+        lambda: list(Message.objects.order_by("id").values_list("text", flat=True))
+    )()
+    assert texts == ["sin esperas", "tras el cerrojo"]
+
+
+async def test_the_wal_is_checkpointed_off_the_loop(user, monkeypatch):
+    checkpoints = []
+    real_checkpoint = loopdb.wal_checkpoint
+
+    def counting_checkpoint():
+        checkpoints.append(threading.current_thread().name)
+        real_checkpoint()
+
+    monkeypatch.setattr(loopdb, "wal_checkpoint", counting_checkpoint)
+    monkeypatch.setattr(loopdb, "CHECKPOINT_COMMITS", 5)
+    # By count only here, however slow the machine.
+    monkeypatch.setattr(loopdb, "CHECKPOINT_INTERVAL_SECONDS", 3600)
+    for n in range(12):
+        await services.amessage_post(sender=user, text=f"mensaje {n}")
+    for _ in range(100):
+        if len(checkpoints) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert len(checkpoints) == 2
+    assert all(name.startswith("chat-db") for name in checkpoints)
