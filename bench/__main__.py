@@ -147,11 +147,14 @@ def parse_args(argv=None):
         s.strip() for s in args.server.split(",") if s.strip() not in ("", "none")
     ]
     known = {
-        f"{name}{mode}" for name in ("daphne", "uvicorn") for mode in ("", "+coalesce")
+        f"{name}{mode}"
+        for name in ("daphne", "uvicorn", "uvicorn-sansio")
+        for mode in ("", "+coalesce")
     }
     if set(args.servers) - known:
         p.error(
-            "--server: daphne and/or uvicorn, each optionally +coalesce "
+            "--server: daphne, uvicorn and/or uvicorn-sansio (uvicorn's "
+            "websockets-sansio instead of wsproto), each optionally +coalesce "
             "(or none, with --compare original)"
         )
     if args.compare not in ("", "original"):

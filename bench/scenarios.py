@@ -50,6 +50,8 @@ def _start_profiler(server, client_core: int):
     argv += ["record", "--nonblocking", "--rate", "500", "--format", "raw"]
     argv += ["--threads"] if os.environ.get("BENCH_PROFILE_THREADS") else []
     argv += ["--idle"] if os.environ.get("BENCH_PROFILE_IDLE") else []
+    # Only the thread holding the GIL: Python CPU, without threads that wait.
+    argv += ["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []
     argv += ["--output", out, "--pid", str(server.pid)]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

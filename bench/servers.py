@@ -201,7 +201,8 @@ class Target:
                 str(port),
                 "chatproject.asgi:application",
             ]
-        if self.server == "uvicorn":
+        if self.server in ("uvicorn", "uvicorn-sansio"):
+            ws = "websockets-sansio" if self.server == "uvicorn-sansio" else "wsproto"
             return [
                 str(BIN / "uvicorn"),
                 "chatproject.asgi:application",
@@ -210,7 +211,7 @@ class Target:
                 "--port",
                 str(port),
                 "--ws",
-                "wsproto",
+                ws,
                 "--loop",
                 "uvloop",
                 "--http",

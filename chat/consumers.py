@@ -97,7 +97,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.user = self.scope["user"]
         self.token = self.scope["token"]
-        self.raw_token = self.scope["raw_token"]
         # Error texts in the page's language (services use gettext). This
         # socket is one task with its own context, so activating once holds
         # for its whole life.
@@ -151,7 +150,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hub.relays() and revocation_mark() == self.scope["revocation_mark"]:
             return True
         try:
-            await db_call(tokens.verify, self.raw_token)
+            await db_call(tokens.reverify, self.token)
         except tokens.InvalidToken:
             return False
         return True

@@ -47,7 +47,10 @@ class UseDatabaseThread(Exception):
 
 def _sqlite_file() -> str | None:
     """The database file when the default database is an SQLite file, else None."""
-    settings = connections["default"].settings_dict
+    # The settings dict the connections share, not connections["default"]:
+    # that lookup goes through asgiref's Local on every batch. The test
+    # runner renames the database in this same dict.
+    settings = connections.settings["default"]
     if settings["ENGINE"] != "django.db.backends.sqlite3":
         return None
     name = str(settings["NAME"])

@@ -65,36 +65,44 @@ class TokenAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "websocket":
-            return await self.inner(scope, receive, send)
+        if scope["type"] == "websocket" and not await self._authenticate(
+            scope, receive, send
+        ):
+            return None
+        return await self.inner(scope, receive, send)
+
+    async def _authenticate(self, scope, receive, send) -> bool:
+        """Put the user and the token into ``scope``, or reject the socket.
+
+        Its own coroutine, so the cookie header and the token's text die with
+        its frame instead of staying referenced for the socket's whole life.
+        """
         header = cookie_header(scope)
         if header is None:
-            return await self._reject(CLOSE_NOT_AUTHENTICATED, scope, receive, send)
+            await self._reject(CLOSE_NOT_AUTHENTICATED, scope, receive, send)
+            return False
         try:
             raw_token = tokens.token_from_cookie_header(header)
             if raw_token is None:
-                return await self._reject(
-                    CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send
-                )
+                await self._reject(CLOSE_TOKEN_NOT_PROVIDED, scope, receive, send)
+                return False
             # Taken before the check: see ChatConsumer.token_still_valid.
             mark = revocation_mark()
             verified = await db_call(tokens.verify, raw_token)
         except DatabaseError as err:
-            return await self._reject(
+            await self._reject(
                 CLOSE_SERVICE_UNAVAILABLE, scope, receive, send, type(err).__name__
             )
+            return False
         except tokens.InvalidToken as err:
-            return await self._reject(
-                CLOSE_INVALID_TOKEN, scope, receive, send, str(err)
-            )
-        scope = {
-            **scope,
-            "user": verified.user,
-            "token": verified,
-            "raw_token": raw_token,
-            "revocation_mark": mark,
-        }
-        return await self.inner(scope, receive, send)
+            await self._reject(CLOSE_INVALID_TOKEN, scope, receive, send, str(err))
+            return False
+        # Into the scope itself, not a copy: a copy would be held for the
+        # socket's whole life beside the server's own.
+        scope["user"] = verified.user
+        scope["token"] = verified
+        scope["revocation_mark"] = mark
+        return True
 
     async def _reject(self, code, scope, receive, send, detail=""):
         HANDSHAKE_REJECTIONS.labels(CLOSE_REASONS[code]).inc()

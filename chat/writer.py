@@ -25,9 +25,12 @@ class BatchWriter:
     ``store_on_loop``, when given, is tried first on the event loop's own
     thread and raises :class:`UseDatabaseThread` when it cannot run there.
     ``after_store(outcomes) -> outcomes``, when given, runs once per stored
-    batch before any caller resumes (the fan-out). An outcome that is an
-    exception is raised to that item's caller alone; an exception from the
-    whole batch (the database is down) to every caller in it.
+    batch before any caller resumes (the fan-out). ``spacing`` is the
+    shortest time, in seconds, from one batch's start to the next one's.
+
+    An outcome that is an exception is raised to that item's caller alone;
+    an exception from the whole batch (the database is down) to every
+    caller in it.
     """
 
     def __init__(
@@ -36,7 +39,10 @@ class BatchWriter:
         *,
         store_on_loop: Callable[[list], list] | None = None,
         after_store: Callable[[list], Awaitable[list]] | None = None,
+        spacing: float = 0.0,
     ):
+        self.spacing = spacing
+        self._last_started = float("-inf")
         self._store_batch = store_batch
         self._store_on_loop = store_on_loop
         self._after_store = after_store
@@ -57,7 +63,16 @@ class BatchWriter:
         return outcome
 
     async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            # Batches start at least `spacing` apart: a post that follows the
+            # last batch closely waits for the ones behind it (under load
+            # each batch then shares its transaction and its frames among
+            # more messages); a post after a quiet spell goes at once.
+            wait = self._last_started + self.spacing - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_started = loop.time()
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             items = [item for item, _ in batch]
             try:

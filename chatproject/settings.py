@@ -144,6 +144,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # (chat.dbthread).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASE_CONCURRENCY = env_int("DATABASE_CONCURRENCY", 20, minimum=1)
+# The shortest time between the starts of two message batches (chat.writer):
+# under load, the messages of that time share one transaction and one
+# fan-out; after a quiet spell a message is stored at once.
+CHAT_BATCH_SPACING_MS = env_int("CHAT_BATCH_SPACING_MS", 5, minimum=0)
 
 REDIS_URL = env_str("REDIS_URL")
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10)

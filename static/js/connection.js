@@ -115,15 +115,23 @@ export class Connection {
       case "session.expiring":
         this.#scheduleRefresh();
         break;
+      case "messages":
+        // Several messages in one frame: the socket asked for coalescing.
+        for (const message of frame.messages) this.#delivered(handle, message);
+        break;
       case "message":
       case "error":
-        if (frame.client_id) this.outbox.delete(frame.client_id);
-        // Until a socket has caught up, its messages are the replay.
-        this.hooks.frame(frame, { replayed: !handle.live });
+        this.#delivered(handle, frame);
         break;
       default:
         break;
     }
+  }
+
+  #delivered(handle, frame) {
+    if (frame.client_id) this.outbox.delete(frame.client_id);
+    // Until a socket has caught up, its messages are the replay.
+    this.hooks.frame(frame, { replayed: !handle.live });
   }
 
   #resume(handle, after) {

@@ -60,9 +60,10 @@ const connection = new Connection(socketUrl(), {
   },
 });
 
+// coalesce=1: a busy inbox may get several messages in one frame.
 function socketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${window.location.host}${root.dataset.socketPath}`;
+  return `${scheme}//${window.location.host}${root.dataset.socketPath}?coalesce=1`;
 }
 
 function showState(state) {

@@ -1,5 +1,7 @@
 """Message rules, storage and read marks, without sockets."""
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
 from accounts.models import Role
@@ -128,3 +130,20 @@ def test_the_token_bucket_allows_a_burst_then_the_sustained_rate(monkeypatch):
     assert sum(bucket.take() for _ in range(10)) == 5
     clock[0] += 60
     assert sum(bucket.take() for _ in range(30)) == 20
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 29, 0, 31, 13, 247928, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 1, 1, 5, 0, 0, 7, tzinfo=timezone(timedelta(hours=2))),
+    ],
+)
+def test_the_fast_sqlite_instant_is_what_django_would_store(moment):
+    from django.db import connections
+
+    from chat.services import _sqlite_instant
+
+    django_way = connections["default"].ops.adapt_datetimefield_value(moment)
+    assert _sqlite_instant(moment) == django_way

@@ -67,6 +67,22 @@ def test_an_issued_token_verifies_as_its_user(user):
     assert verified.expires_at == issued.expires_at
 
 
+def test_the_verified_user_is_the_instance_the_orm_would_load(user):
+    user.display_name = "Ana Pérez"
+    user.tokens_valid_after = timezone.now() - timedelta(hours=1)
+    user.save()
+    verified = tokens.verify(token_for(user)).user
+    expected = User.objects.get(pk=user.pk)
+    for field in User._meta.concrete_fields:
+        got, want = getattr(verified, field.attname), getattr(expected, field.attname)
+        assert got == want and type(got) is type(want), field.name
+    # It tracks its loaded state like any loaded user: a role change through
+    # it still ends the user's sessions.
+    assert not verified.revoking_change()
+    verified.role = Role.ADMIN
+    assert verified.revoking_change()
+
+
 def test_an_issued_token_carries_the_protocol_claims(user):
     issued = tokens.issue(user)
 
