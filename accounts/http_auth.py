@@ -18,6 +18,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
 from accounts import tokens
+from chatproject.loopmiddleware import OnTheLoop
 
 
 class AuthProblem(enum.Enum):
@@ -55,12 +56,13 @@ def _user_of(request: HttpRequest):
     return verified.user if verified else AnonymousUser()
 
 
-class TokenAuthenticationMiddleware(AuthenticationMiddleware):
+class TokenAuthenticationMiddleware(OnTheLoop, AuthenticationMiddleware):
     """Sets ``request.user`` from the token cookie instead of the session.
 
     A subclass of Django's middleware so that the admin (and its system
     check) sees the authentication it expects; verification runs only when
-    something reads ``request.user``.
+    something reads ``request.user``, so setting it up does no I/O and runs
+    on the event loop under ASGI (:class:`~chatproject.loopmiddleware.OnTheLoop`).
     """
 
     def process_request(self, request):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from accounts import tokens
 from accounts.models import Role
 from chat import frames, metrics, selectors, services
-from chat.dbthread import db_call
+from chat.dbthread import db_call, db_read
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
     CLOSE_SERVICE_UNAVAILABLE,
@@ -150,7 +150,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not hub.relays() and revocation_mark() == self.scope["revocation_mark"]:
             return True
         try:
-            await db_call(tokens.reverify, self.token)
+            await db_read(tokens.reverify, self.token)
         except tokens.InvalidToken:
             return False
         return True
@@ -214,7 +214,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
-        messages, has_more = await db_call(
+        messages, has_more = await db_read(
             selectors.messages_visible_after, viewer=self.user, after=after
         )
         for message in messages:

@@ -10,7 +10,7 @@ import logging
 from django.db import DatabaseError
 
 from accounts import tokens
-from chat.dbthread import db_call
+from chat.dbthread import db_read
 from chat.frames import (
     CLOSE_INVALID_TOKEN,
     CLOSE_NOT_AUTHENTICATED,
@@ -88,7 +88,7 @@ class TokenAuthMiddleware:
                 return False
             # Taken before the check: see ChatConsumer.token_still_valid.
             mark = revocation_mark()
-            verified = await db_call(tokens.verify, raw_token)
+            verified = await db_read(tokens.verify, raw_token)
         except DatabaseError as err:
             await self._reject(
                 CLOSE_SERVICE_UNAVAILABLE, scope, receive, send, type(err).__name__

@@ -4,50 +4,104 @@ Every query here is a range scan on an index (see ``chat.models``): pages
 cost the same with a hundred messages or a million.
 """
 
+from datetime import UTC
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Role, User
-from chat.frames import MAX_RESUME_MESSAGES, message_frame
+from chat.frames import MAX_RESUME_MESSAGES, message_frame, message_frame_of
 from chat.models import Message, ReadState, Thread
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
+# Message pages are the hot read (every chat page load, every reconnect), so
+# they are one hand-written SQL statement read as plain rows: building the
+# ORM query and a model instance per row (plus two related users) cost
+# several times more CPU than SQLite spent answering it. The plans are the
+# same index range scans (tests/integration/test_history_api.py checks them).
+# The table names are the models' (tests check they still are).
+_MESSAGE_ROWS = (
+    "SELECT m.id, t.username, s.username, m.sender_name, m.sender_role,"
+    " m.text, m.created_at, m.client_id"
+    " FROM chat_message m"
+    " JOIN accounts_user t ON t.id = m.thread_id"
+    " JOIN accounts_user s ON s.id = m.sender_id"
+)
 
-def _frames(queryset) -> list[dict[str, Any]]:
-    return [message_frame(m) for m in queryset.select_related("thread", "sender")]
+
+def _frame(row) -> dict[str, Any]:
+    message_id, thread, sender, name, role, text, created_at, client_id = row
+    # Stored in UTC (USE_TZ); SQLite hands a raw query naive datetimes.
+    if created_at.tzinfo is None:
+        created_at = created_at.replace(tzinfo=UTC)
+    return message_frame_of(
+        message_id=message_id,
+        thread=thread,
+        sender=sender,
+        sender_name=name,
+        sender_role=role,
+        text=text,
+        created_at=created_at,
+        client_id=client_id,
+    )
 
 
-def _page(queryset, *, before: int | None, after: int | None, limit: int):
-    """One page of ``queryset`` ascending by id, and whether more lie beyond it.
+def _page(
+    *, thread_id: int | None, before: int | None, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of messages (of one thread, or of all) ascending by id, and
+    whether more lie beyond it.
 
     With ``after``, the page starts just after it (reading forward);
     otherwise it ends just before ``before`` or at the newest message.
     """
+    conditions, params = [], []
+    if thread_id is not None:
+        conditions.append("m.thread_id = %s")
+        params.append(thread_id)
     if before is not None:
-        queryset = queryset.filter(id__lt=before)
+        conditions.append("m.id < %s")
+        params.append(before)
     if after is not None:
-        rows = _frames(queryset.filter(id__gt=after).order_by("id")[: limit + 1])
-        return rows[:limit], len(rows) > limit
-    rows = _frames(queryset.order_by("-id")[: limit + 1])
+        conditions.append("m.id > %s")
+        params.append(after)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    order = "ASC" if after is not None else "DESC"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_MESSAGE_ROWS}{where} ORDER BY m.id {order} LIMIT %s",
+            [*params, limit + 1],
+        )
+        rows = cursor.fetchall()
     has_more = len(rows) > limit
-    return rows[:limit][::-1], has_more
+    rows = rows[:limit]
+    if after is None:
+        rows.reverse()
+    return [_frame(row) for row in rows], has_more
 
 
 def thread_history(
     *,
-    thread: User,
+    thread_id: int,
     before: int | None = None,
     after: int | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of ``thread``'s messages as ``message`` frames, and ``has_more``."""
-    return _page(
-        Message.objects.filter(thread=thread), before=before, after=after, limit=limit
-    )
+    """A page of the messages of the thread of user ``thread_id`` as ``message``
+    frames, and ``has_more``."""
+    return _page(thread_id=thread_id, before=before, after=after, limit=limit)
+
+
+def user_id_of(username: str) -> int | None:
+    """The id of the user named exactly ``username``, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM accounts_user WHERE username = %s", [username])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def messages_visible_after(
@@ -57,10 +111,8 @@ def messages_visible_after(
 
     Admins see every thread; users their own.
     """
-    queryset = Message.objects.all()
-    if viewer.role != Role.ADMIN:
-        queryset = queryset.filter(thread=viewer)
-    return _page(queryset, before=None, after=after, limit=limit)
+    thread_id = None if viewer.role == Role.ADMIN else viewer.pk
+    return _page(thread_id=thread_id, before=None, after=after, limit=limit)
 
 
 def conversation_list(

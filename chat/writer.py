@@ -51,9 +51,16 @@ class BatchWriter:
 
     async def store(self, item: Any) -> Any:
         """Store ``item`` in the next batch; return its outcome."""
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        flusher = self._flusher
+        if flusher is not None and flusher.get_loop() is not loop:
+            # Left by another event loop, now closed (tests): it never runs,
+            # and the posts it held have no one waiting.
+            self._flusher = flusher = None
+            self._pending = []
+        future = loop.create_future()
         self._pending.append((item, future))
-        if self._flusher is None or self._flusher.done():
+        if flusher is None or flusher.done():
             # A task, not a direct call: every post read in this turn of the
             # loop joins the batch before it is stored.
             self._flusher = asyncio.ensure_future(self._flush())

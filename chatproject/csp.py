@@ -12,7 +12,8 @@ CSSOM, which ``style-src 'self'`` does not restrict.
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils.deprecation import MiddlewareMixin
+
+from chatproject.loopmiddleware import OnTheLoop
 
 HEADER = "Content-Security-Policy"
 
@@ -38,10 +39,11 @@ POLICY = "; ".join(
 DEBUG_PAGE_STATUSES = frozenset({404, 500})
 
 
-class ContentSecurityPolicyMiddleware(MiddlewareMixin):
+class ContentSecurityPolicyMiddleware(OnTheLoop):
     """Adds :data:`POLICY` to HTML responses that do not set a policy themselves.
 
-    A ``MiddlewareMixin`` so that it runs natively under ASGI as well as WSGI.
+    Runs natively under ASGI as well as WSGI, on the event loop (it only
+    sets a header).
     """
 
     def process_response(

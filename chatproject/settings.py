@@ -68,21 +68,28 @@ INSTALLED_APPS = [
     "axes",
 ]
 
+# Under ASGI the middleware runs on the event loop: most of Django's are the
+# "Loop" subclasses of chatproject.loopmiddleware, which call their hooks
+# directly instead of hopping to a worker thread for each (and no
+# middleware is sync-only, which would put the whole chain above it in a
+# thread). Security, CSRF and X-Frame-Options stay Django's own classes:
+# `check --deploy` finds them only by their exact paths, and its checks of
+# their settings are worth a few hops.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost after security headers, so every HTML answer gets the policy.
     "chatproject.csp.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "chatproject.loopmiddleware.LoopWhiteNoiseMiddleware",
+    "chatproject.loopmiddleware.LoopSessionMiddleware",
+    "chatproject.loopmiddleware.LoopLocaleMiddleware",
+    "chatproject.loopmiddleware.LoopCommonMiddleware",
     # A lost database connection answers 503 (the token is checked lazily,
     # inside the view, so that path is covered too).
     "chatproject.unavailable.DatabaseUnavailableMiddleware",
     "chatproject.dblimit.DatabaseConcurrencyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "accounts.http_auth.TokenAuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "chatproject.loopmiddleware.LoopMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Axes last, as its documentation asks: it turns a locked-out login
     # into the 429 answer.

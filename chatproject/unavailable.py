@@ -4,6 +4,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -11,18 +12,14 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
     """Turns a lost database connection into a clean, retryable 503.
 
     Django reconnects by itself on the next request (CONN_HEALTH_CHECKS), so
-    the service recovers without a restart.
+    the service recovers without a restart. A ``MiddlewareMixin`` with no
+    request or response hook: it runs in either mode at no cost (a sync-only
+    middleware made Django run the whole chain above it in a thread).
     """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
 
     def process_exception(self, request, exception):
         if not isinstance(exception, OperationalError | InterfaceError):

@@ -12,7 +12,10 @@ export class Inbox {
   constructor(listEl, options) {
     this.list = listEl;
     this.options = options;
-    this.conversations = new Map(); // user -> {user, name, last, unread, node}
+    // user -> {user, name, last, unread, node, counted, live}: `counted` is
+    // the newest id the server's unread count already covers; `live` the ids
+    // seen since, which may arrive out of id order (several processes).
+    this.conversations = new Map();
     this.selected = null;
     this.list.addEventListener("click", (event) => {
       const button = event.target.closest("button.conv");
@@ -49,25 +52,42 @@ export class Inbox {
       const known = this.conversations.get(row.user);
       if (known && known.last.id >= row.last_message.id) continue;
       const conv = known ?? { user: row.user, node: null };
-      Object.assign(conv, { name: row.name, last: row.last_message, unread: row.unread });
+      Object.assign(conv, {
+        name: row.name,
+        last: row.last_message,
+        unread: row.unread,
+        counted: row.last_message.id,
+        live: new Set(),
+      });
       this.conversations.set(row.user, conv);
       this.#render(conv);
     }
   }
 
-  // A live or replayed message. Returns true when it is newer than what the
-  // conversation showed (an old or repeated one changes nothing).
+  // A live or replayed message. Returns true when it is one the
+  // conversation had not counted yet (an old or repeated one changes
+  // nothing), even if a newer one arrived first.
   update(message, { reading }) {
     let conv = this.conversations.get(message.thread);
-    if (conv && message.id <= conv.last.id) return false;
+    if (conv && (message.id <= conv.counted || conv.live.has(message.id))) return false;
     if (!conv) {
-      conv = { user: message.thread, name: message.thread, unread: 0, node: null };
+      conv = {
+        user: message.thread,
+        name: message.thread,
+        unread: 0,
+        node: null,
+        last: message,
+        counted: 0,
+        live: new Set(),
+      };
       this.conversations.set(message.thread, conv);
     }
-    conv.last = message;
+    conv.live.add(message.id);
+    const newest = message.id >= conv.last.id;
+    if (newest) conv.last = message;
     // Only the person's own messages are work waiting for the team.
     if (message.from === message.thread) {
-      conv.name = message.name;
+      if (newest) conv.name = message.name;
       if (!reading) conv.unread += 1;
     }
     this.#render(conv);

@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 
-from chat import frames
+from chat import frames, services
 from tests.conftest import layer_config
 from tests.integration.ws_helpers import open_chat
 
@@ -22,6 +22,13 @@ USERS = 12
 def memory_layer(settings):
     settings.CHANNEL_LAYERS = layer_config("memory", None)
     channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
+def wide_batches(monkeypatch):
+    # Posts sent "at once" from here reach the server within a few loop
+    # turns; a wide spacing puts them in one batch however slow the machine.
+    monkeypatch.setattr(services.message_writer, "spacing", 0.2)
 
 
 async def messages_of(communicator, expected: int) -> tuple[list[dict], int]:

@@ -35,6 +35,8 @@ def test_the_policy_allows_no_inline_script_and_no_other_origin():
     assert "unsafe" not in POLICY
 
 
+# The history endpoints read on the chat's database thread: committed users only.
+@pytest.mark.django_db(transaction=True)
 def test_json_answers_carry_no_policy(client_for, user):
     response = client_for(user).get("/api/messages/mine")
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from chat.models import Message, ReadState, Thread
 from tests.conftest import PASSWORD, token_for
+from tests.integration.dbthread_helpers import db_thread_queries
 
 TOTAL_MESSAGES = 100_000
 THREADS = 500
@@ -67,11 +68,16 @@ def big_store(django_db_setup, django_db_blocker):
 
 
 def _get(client, url, user):
+    """The JSON page, and every query it cost: in the test's thread (the
+    inbox) and on the chat's database thread (the message endpoints)."""
     client.cookies["token"] = token_for(user)
-    with CaptureQueriesContext(connection) as queries:
+    with (
+        CaptureQueriesContext(connection) as queries,
+        db_thread_queries() as db_thread,
+    ):
         response = client.get(url)
     assert response.status_code == 200, response.content
-    return response.json(), queries.captured_queries
+    return response.json(), queries.captured_queries + db_thread
 
 
 def _plans(queries):

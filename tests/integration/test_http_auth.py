@@ -50,6 +50,11 @@ def test_error_bodies_hold_exactly_error_and_detail(db):
     assert set(body) == {"error", "detail"}
 
 
+# /api/messages reads on the chat's database thread, through a connection of
+# its own: the users these tests create must be committed to be seen there.
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ADMIN_ENDPOINTS)
 def test_a_user_on_an_admin_endpoint_is_403_admin_only(client_for, user, path):
     response = client_for(user).get(path)
@@ -68,6 +73,7 @@ def test_an_admin_endpoint_with_a_bad_token_is_403_invalid_token(db, path):
     assert_error(client_with_token("garbage").get(path), 403, "invalid_token")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_admin_reaches_the_admin_endpoints(client_for, user, admin_user):
     client = client_for(admin_user)
 

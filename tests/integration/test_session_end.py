@@ -229,14 +229,14 @@ async def test_a_revocation_between_the_token_check_and_the_group_join_closes_it
     from chat import middleware
 
     verified_token = tokens.issue(user)
-    real_db_call = middleware.db_call
+    real_db_read = middleware.db_read
 
     async def check_then_revoke(function, *args):
-        verified = await real_db_call(function, *args)
+        verified = await real_db_read(function, *args)
         await database_sync_to_async(tokens.revoke)(verified)
         return verified
 
-    monkeypatch.setattr(middleware, "db_call", check_then_revoke)
+    monkeypatch.setattr(middleware, "db_read", check_then_revoke)
     communicator = WebsocketCommunicator(
         application,
         "/ws/chat/",

@@ -25,6 +25,7 @@ from tests.integration.live.wire import ChatSocket
 
 BASE_DIR = Path(settings.BASE_DIR)
 DAPHNE = Path(sys.prefix) / "bin" / "daphne"
+UVICORN = Path(sys.prefix) / "bin" / "uvicorn"
 START_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 10
 OPEN_TIMEOUT_SECONDS = 5
@@ -96,22 +97,42 @@ def _wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> No
             time.sleep(0.1)
 
 
+def server_command(server: str, port: int) -> list[str]:
+    """daphne, or uvicorn as README's "Production" runs it."""
+    if server == "uvicorn":
+        return [
+            str(UVICORN),
+            "chatproject.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws",
+            "wsproto",
+            "--ws-per-message-deflate",
+            "false",
+            "--no-access-log",
+        ]
+    return [
+        str(DAPHNE),
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "chatproject.asgi:application",
+    ]
+
+
 @contextmanager
 def running_daphne(
-    layer: str, url: str | None, log_path: Path
+    layer: str, url: str | None, log_path: Path, server: str = "daphne"
 ) -> Iterator[DaphneServer]:
-    """A daphne process on a free port, on the test database, stopped on exit."""
+    """A server process (daphne unless told) on a free port, on the test
+    database, stopped on exit."""
     port = free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [
-                str(DAPHNE),
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "chatproject.asgi:application",
-            ],
+            server_command(server, port),
             cwd=BASE_DIR,
             env=daphne_env(layer, url),
             stdout=log,
@@ -129,16 +150,19 @@ def running_daphne(
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
-@pytest.fixture(scope="session", params=["memory", "redis"])
+@pytest.fixture(scope="session", params=["memory", "redis", "uvicorn"])
 def daphne_server(request, django_db_setup, tmp_path_factory) -> Iterator[DaphneServer]:
-    """One daphne per channel layer for the whole session, on the test database."""
-    layer = request.param
+    """One server per channel layer for the whole session, on the test database:
+    daphne on the in-memory layer and on Redis, and uvicorn (the other
+    supported server) on the in-memory layer."""
+    server = "uvicorn" if request.param == "uvicorn" else "daphne"
+    layer = "memory" if request.param == "uvicorn" else request.param
     url = request.getfixturevalue("redis_url") if layer == "redis" else None
     if url:
         redis.Redis.from_url(url).flushdb()
-    log_path = tmp_path_factory.mktemp(f"daphne-{layer}") / "daphne.log"
-    with running_daphne(layer, url, log_path) as server:
-        yield server
+    log_path = tmp_path_factory.mktemp(f"{server}-{layer}") / "server.log"
+    with running_daphne(layer, url, log_path, server) as running:
+        yield running
 
 
 async def open_socket(
