@@ -5,6 +5,7 @@ names, shorter than 100 characters; Django usernames may hold ``@`` and ``+``,
 any Unicode letter, and 150 characters.
 """
 
+import functools
 import hashlib
 import string
 
@@ -25,6 +26,9 @@ def _escape(username: str) -> str:
     )
 
 
+# Every message is published to its thread's group: the name is worked out
+# once per user, not once per message.
+@functools.lru_cache(maxsize=4096)
 def user_group(username: str) -> str:
     """The group every socket of ``username`` joins: ``user_<encoded name>``.
 

@@ -185,7 +185,9 @@ class _Statements:
 
 
 def _sqlite_instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    if moment.tzinfo is not UTC:  # timezone.now() is UTC already
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ")
 
 
 @functools.cache
