@@ -108,7 +108,7 @@ def server_command(server: str, port: int) -> list[str]:
             "--port",
             str(port),
             "--ws",
-            "websockets-sansio",
+            "wsproto",
             "--ws-per-message-deflate",
             "false",
             "--no-access-log",
