@@ -238,6 +238,49 @@ async def everyone_writes_at_once(
             await chat.ws.close()
 
 
+def expect_inbox_and_open_thread(page, conversations, thread_of, first) -> None:
+    """All conversations newest first, each previewing its highest id and
+    counting its person's messages as unread (none in the open one); the
+    open conversation shows its messages once each, in id order."""
+    newest_first = sorted(USERS, key=lambda user: -thread_of(user)[-1]["id"])
+    for position, user in enumerate(newest_first):
+        expect(conversations.nth(position)).to_have_attribute("data-user", user)
+    unread = str(len(SIDES) * len(WORDS))
+    for user in USERS:
+        row = conversation(page, user)
+        expect(row.locator(".conv__name")).to_have_text(f"Cliente {user[-2:]}")
+        expect(row.locator(".conv__preview")).to_have_text(thread_of(user)[-1]["text"])
+        badge = row.locator(".badge")
+        if user == OPEN:
+            expect(badge).to_have_count(0)
+        else:
+            expect(badge.locator("[aria-hidden='true']")).to_have_text(unread)
+            expect(badge.locator(".visually-hidden")).to_have_text(
+                f"{unread} unread messages"
+            )
+    shown = page.locator("#messages li[data-id]")
+    expect(shown.locator(".msg__text")).to_have_text(
+        [FIRST_QUESTION, *(m["text"] for m in thread_of(OPEN))]
+    )
+    assert shown_ids(page) == [first["id"], *(m["id"] for m in thread_of(OPEN))]
+
+
+def expect_each_other_conversation_once(page, conversations, thread_of) -> None:
+    shown = page.locator("#messages li[data-id]")
+    for user in USERS[1:]:
+        conversation(page, user).click()
+        expect(page.locator("#thread-subtitle")).to_have_text(user)
+        expect(shown.locator(".msg__text")).to_have_text(
+            [m["text"] for m in thread_of(user)]
+        )
+        assert shown_ids(page) == [m["id"] for m in thread_of(user)]
+        expect(conversation(page, user).locator(".badge")).to_have_count(0)
+    expect(conversations).to_have_count(len(USERS))
+    expect(
+        page.locator("#messages li.msg--pending, #messages li.msg--failed")
+    ).to_have_count(0)
+
+
 def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
     people, open_context, start_server
 ):
@@ -290,30 +333,9 @@ def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
 
     # In the page: all ten conversations, newest first, each previewing its
     # last message and counting its unread ones (none in the open one).
-    newest_first = sorted(USERS, key=lambda user: -thread_of(user)[-1]["id"])
     expect(conversations).to_have_count(len(USERS))
-    for position, user in enumerate(newest_first):
-        expect(conversations.nth(position)).to_have_attribute("data-user", user)
-    unread = str(len(SIDES) * len(WORDS))
-    for user in USERS:
-        row = conversation(page, user)
-        expect(row.locator(".conv__name")).to_have_text(f"Cliente {user[-2:]}")
-        expect(row.locator(".conv__preview")).to_have_text(thread_of(user)[-1]["text"])
-        badge = row.locator(".badge")
-        if user == OPEN:
-            expect(badge).to_have_count(0)
-        else:
-            expect(badge.locator("[aria-hidden='true']")).to_have_text(unread)
-            expect(badge.locator(".visually-hidden")).to_have_text(
-                f"{unread} unread messages"
-            )
-
     # The open conversation took its live messages once each, in id order.
-    shown = page.locator("#messages li[data-id]")
-    expect(shown.locator(".msg__text")).to_have_text(
-        [FIRST_QUESTION, *(m["text"] for m in thread_of(OPEN))]
-    )
-    assert shown_ids(page) == [first["id"], *(m["id"] for m in thread_of(OPEN))]
+    expect_inbox_and_open_thread(page, conversations, thread_of, first)
 
     # The page's own socket asked for coalescing and got the very frames the
     # raw admin socket got: every message of the burst, once, in id order.
@@ -325,18 +347,7 @@ def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
     assert live[1:] == burst.admin_frames
 
     # Every other conversation, opened, shows its messages once, in id order.
-    for user in USERS[1:]:
-        conversation(page, user).click()
-        expect(page.locator("#thread-subtitle")).to_have_text(user)
-        expect(shown.locator(".msg__text")).to_have_text(
-            [m["text"] for m in thread_of(user)]
-        )
-        assert shown_ids(page) == [m["id"] for m in thread_of(user)]
-        expect(conversation(page, user).locator(".badge")).to_have_count(0)
-    expect(conversations).to_have_count(len(USERS))
-    expect(
-        page.locator("#messages li.msg--pending, #messages li.msg--failed")
-    ).to_have_count(0)
+    expect_each_other_conversation_once(page, conversations, thread_of)
 
 
 def test_an_inbox_fed_messages_out_of_id_order_counts_and_shows_each_once(
@@ -396,40 +407,9 @@ def test_an_inbox_fed_messages_out_of_id_order_counts_and_shows_each_once(
 
     # Each conversation counts every message its person sent, once (not one
     # per frame, nor the repeated ones twice), and previews its highest id.
-    for position, user in enumerate(newest_first):
-        expect(conversations.nth(position)).to_have_attribute("data-user", user)
-    unread = str(len(SIDES) * len(WORDS))
-    for user in USERS:
-        row = conversation(page, user)
-        expect(row.locator(".conv__name")).to_have_text(f"Cliente {user[-2:]}")
-        expect(row.locator(".conv__preview")).to_have_text(thread_of(user)[-1]["text"])
-        badge = row.locator(".badge")
-        if user == OPEN:
-            expect(badge).to_have_count(0)
-        else:
-            expect(badge.locator("[aria-hidden='true']")).to_have_text(unread)
-            expect(badge.locator(".visually-hidden")).to_have_text(
-                f"{unread} unread messages"
-            )
-
     # The open conversation shows its messages once each, in id order, the
     # held-back reply among them in its place.
-    shown = page.locator("#messages li[data-id]")
-    expect(shown.locator(".msg__text")).to_have_text(
-        [FIRST_QUESTION, *(m["text"] for m in thread_of(OPEN))]
-    )
-    assert shown_ids(page) == [first["id"], *(m["id"] for m in thread_of(OPEN))]
+    expect_inbox_and_open_thread(page, conversations, thread_of, first)
 
     # Every other conversation, opened, shows its messages once, in id order.
-    for user in USERS[1:]:
-        conversation(page, user).click()
-        expect(page.locator("#thread-subtitle")).to_have_text(user)
-        expect(shown.locator(".msg__text")).to_have_text(
-            [m["text"] for m in thread_of(user)]
-        )
-        assert shown_ids(page) == [m["id"] for m in thread_of(user)]
-        expect(conversation(page, user).locator(".badge")).to_have_count(0)
-    expect(conversations).to_have_count(len(USERS))
-    expect(
-        page.locator("#messages li.msg--pending, #messages li.msg--failed")
-    ).to_have_count(0)
+    expect_each_other_conversation_once(page, conversations, thread_of)

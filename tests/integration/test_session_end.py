@@ -274,18 +274,8 @@ async def test_a_quiet_handshake_in_one_process_checks_the_token_once(
         return real_verify(raw)
 
     monkeypatch.setattr(tokens, "verify", counting_verify)
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"cookie", cookie_with_token(tokens.issue(user).token).encode()),
-        ],
-    )
+    communicator = await open_chat(tokens.issue(user).token)  # hello read
     try:
-        connected, _ = await communicator.connect(timeout=10)
-        assert connected
-        assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
         assert len(checks) == 1
     finally:
         await communicator.disconnect()
