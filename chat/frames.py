@@ -78,7 +78,7 @@ def message_frame(message) -> dict[str, Any]:
         sender_name=message.sender_name,
         sender_role=message.sender_role,
         text=message.text,
-        created_at=message.created_at,
+        sent_at=iso_utc(message.created_at),
         client_id=message.client_id,
     )
 
@@ -91,10 +91,14 @@ def message_frame_of(
     sender_name: str,
     sender_role: str,
     text: str,
-    created_at,
+    sent_at: str,
     client_id: str | None,
 ) -> dict[str, Any]:
-    """The ``message`` event from its values, for code that holds no model instance."""
+    """The ``message`` event from its values, for code that holds no model instance.
+
+    ``sent_at`` is already formatted (:func:`chatproject.isotime.iso_utc`):
+    a batch formats its one instant once.
+    """
     return {
         "type": "message",
         "id": message_id,
@@ -103,7 +107,7 @@ def message_frame_of(
         "name": sender_name,
         "rol": sender_role,
         "text": text,
-        "sent_at": iso_utc(created_at),
+        "sent_at": sent_at,
         "client_id": client_id,
     }
 

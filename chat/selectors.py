@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from accounts.models import Role, User
 from chat.frames import MAX_RESUME_MESSAGES, message_frame, message_frame_of
 from chat.models import Message, ReadState, Thread
+from chatproject.isotime import iso_utc
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -45,7 +46,7 @@ def _frame(row) -> dict[str, Any]:
         sender_name=name,
         sender_role=role,
         text=text,
-        created_at=created_at,
+        sent_at=iso_utc(created_at),
         client_id=client_id,
     )
 

@@ -33,6 +33,7 @@ from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import Message, ReadState, Thread
 from chat.writer import BatchWriter
+from chatproject.isotime import iso_utc
 
 MAX_MESSAGE_CHARS = 4000
 RATE_PER_SECOND = 10.0
@@ -106,7 +107,6 @@ class Draft:
     text: str
     client_id: str | None
     to: str | None
-    created_at: datetime
 
 
 def message_draft(
@@ -131,7 +131,6 @@ def message_draft(
         text=text,
         client_id=client_id,
         to=to if sender.role == Role.ADMIN else None,
-        created_at=timezone.now(),
     )
 
 
@@ -260,7 +259,11 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatEr
     ``cursor`` takes ``%s`` placeholders: Django's, or chat.loopdb's.
     """
     recipients = _recipients(cursor, drafts)
-    adapt_instant = _statements().adapt_instant
+    # One instant for the batch, the moment it is stored (docs/api.md:
+    # `sent_at` is when a message was stored), formatted once each way.
+    stored_at = timezone.now()
+    stored_at_db = _statements().adapt_instant(stored_at)
+    sent_at = iso_utc(stored_at)
     outcomes: list[tuple[Draft, int, str] | ChatError] = []
     rows = []
     for draft in drafts:
@@ -279,7 +282,7 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatEr
                 sender.role,
                 draft.text,
                 draft.client_id,
-                adapt_instant(draft.created_at),
+                stored_at_db,
             )
         )
     if not rows:
@@ -302,7 +305,7 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatEr
                 sender_name=draft.sender.name,
                 sender_role=draft.sender.role,
                 text=draft.text,
-                created_at=draft.created_at,
+                sent_at=sent_at,
                 client_id=draft.client_id,
             )
         )
