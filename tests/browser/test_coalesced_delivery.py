@@ -238,6 +238,32 @@ async def everyone_writes_at_once(
             await chat.ws.close()
 
 
+def burst_into_an_open_inbox(people, open_context, start_server, before_load):
+    """The admin's page, open on the first person's conversation (one old
+    message), then everyone writes at once: (page, its conversation buttons,
+    the old message, the burst). ``before_load(page)`` runs before the page
+    loads (to watch or reroute its socket)."""
+    first = message_store(sender=people[OPEN], text=FIRST_QUESTION)
+    user_tokens = {user: token_for(people[user]) for user in USERS}
+    admin_token = token_for(people["soporte"])
+    server = start_server(CHAT_BATCH_SPACING_MS=BATCH_SPACING_MS)
+
+    page = open_context(server=server, user=people["soporte"]).new_page()
+    before_load(page)
+    page.goto("/support")
+    expect_connected(page)
+    conversations = page.locator("#conversations button.conv")
+    expect(conversations).to_have_count(1)
+    conversation(page, OPEN).click()
+    expect_stored(page, FIRST_QUESTION)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        burst = pool.submit(
+            asyncio.run, everyone_writes_at_once(server, user_tokens, admin_token)
+        ).result(timeout=BURST_TIMEOUT_SECONDS)
+    return page, conversations, first, burst
+
+
 def expect_inbox_and_open_thread(page, conversations, thread_of, first) -> None:
     """All conversations newest first, each previewing its highest id and
     counting its person's messages as unread (none in the open one); the
@@ -284,25 +310,10 @@ def expect_each_other_conversation_once(page, conversations, thread_of) -> None:
 def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
     people, open_context, start_server
 ):
-    first = message_store(sender=people[OPEN], text=FIRST_QUESTION)
-    user_tokens = {user: token_for(people[user]) for user in USERS}
-    admin_token = token_for(people["soporte"])
-    server = start_server(CHAT_BATCH_SPACING_MS=BATCH_SPACING_MS)
-
     page_frames = PageFrames()
-    page = open_context(server=server, user=people["soporte"]).new_page()
-    page_frames.watch(page)
-    page.goto("/support")
-    expect_connected(page)
-    conversations = page.locator("#conversations button.conv")
-    expect(conversations).to_have_count(1)
-    conversation(page, OPEN).click()
-    expect_stored(page, FIRST_QUESTION)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        burst = pool.submit(
-            asyncio.run, everyone_writes_at_once(server, user_tokens, admin_token)
-        ).result(timeout=BURST_TIMEOUT_SECONDS)
+    page, conversations, first, burst = burst_into_an_open_inbox(
+        people, open_context, start_server, page_frames.watch
+    )
 
     # On the wire. The coalescing admin socket got every message once, in id
     # order, in fewer frames than messages.
@@ -353,25 +364,10 @@ def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
 def test_an_inbox_fed_messages_out_of_id_order_counts_and_shows_each_once(
     people, open_context, start_server
 ):
-    first = message_store(sender=people[OPEN], text=FIRST_QUESTION)
-    user_tokens = {user: token_for(people[user]) for user in USERS}
-    admin_token = token_for(people["soporte"])
-    server = start_server(CHAT_BATCH_SPACING_MS=BATCH_SPACING_MS)
-
     router = OutOfOrder(expected=len(SENT))
-    page = open_context(server=server, user=people["soporte"]).new_page()
-    router.route(page)
-    page.goto("/support")
-    expect_connected(page)
-    conversations = page.locator("#conversations button.conv")
-    expect(conversations).to_have_count(1)
-    conversation(page, OPEN).click()
-    expect_stored(page, FIRST_QUESTION)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        burst = pool.submit(
-            asyncio.run, everyone_writes_at_once(server, user_tokens, admin_token)
-        ).result(timeout=BURST_TIMEOUT_SECONDS)
+    page, conversations, first, burst = burst_into_an_open_inbox(
+        people, open_context, start_server, router.route
+    )
     at_admin = delivered(burst.admin_frames)
     assert [m["id"] for m in at_admin] == sorted(m["id"] for m in at_admin)
 
