@@ -1,14 +1,42 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import tokens
+from accounts.forms import USERNAME_TAKEN, username_taken
 from accounts.models import RevokedToken, User
+
+
+class UsernameKeyMixin:
+    """Refuses a username another account holds ignoring case and width.
+
+    The database refuses it too (``User.username_key``), but a ModelForm
+    checks the uniqueness of its own fields only: without this the admin
+    would answer that IntegrityError with a server error.
+    """
+
+    def clean_username(self):
+        username = self.cleaned_data.get("username")
+        if username and username_taken(username, other_than=self.instance):
+            raise forms.ValidationError(USERNAME_TAKEN, code="unique")
+        return username
+
+
+class ChatUserCreationForm(UsernameKeyMixin, AdminUserCreationForm):
+    pass
+
+
+class ChatUserChangeForm(UsernameKeyMixin, UserChangeForm):
+    pass
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = ChatUserChangeForm
+    add_form = ChatUserCreationForm
     list_display = (
         "username",
         "display_name",

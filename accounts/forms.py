@@ -2,10 +2,21 @@
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import UsernameField
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import User, username_key_for
+
+USERNAME_TAKEN = _("That username is taken.")
+
+
+def username_taken(username: str, *, other_than: User | None = None) -> bool:
+    """True when an account other than ``other_than`` holds ``username``'s key."""
+    holders = User.objects.filter(username_key=username_key_for(username))
+    if other_than is not None and other_than.pk is not None:
+        holders = holders.exclude(pk=other_than.pk)
+    return holders.exists()
 
 
 class LoginForm(forms.Form):
@@ -18,7 +29,9 @@ class LoginForm(forms.Form):
 class RegistrationForm(forms.Form):
     """Sign-up: username, display name, password. Never takes a role."""
 
-    username = forms.CharField(
+    # UsernameField applies NFKC before the validators run, so the length and
+    # the characters checked are those of the name that is stored.
+    username = UsernameField(
         label=_("Username"),
         max_length=150,
         validators=[UnicodeUsernameValidator()],
@@ -35,10 +48,8 @@ class RegistrationForm(forms.Form):
 
     def clean_username(self):
         username = self.cleaned_data["username"]
-        if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError(
-                _("That username is taken."), code="username_taken"
-            )
+        if username_taken(username):
+            raise forms.ValidationError(USERNAME_TAKEN, code="username_taken")
         return username
 
     def clean(self):

@@ -1,5 +1,7 @@
 """Users with a support role, and the revocation records tokens are checked against."""
 
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
@@ -13,7 +15,24 @@ class Role(models.TextChoices):
     USER = "user", _("User")
 
 
-class ChatUserManager(UserManager):
+def username_key_for(username: str) -> str:
+    """The form of ``username`` that must be unique: NFKC, then case-folded.
+
+    Not SQL's lower(): SQLite's folds ASCII only, and neither folds width.
+    """
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+class UserQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        """As Django's, filling in each ``username_key``, which ``save()`` sets."""
+        objs = list(objs)
+        for user in objs:
+            user.username_key = username_key_for(user.username)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
+class ChatUserManager(UserManager.from_queryset(UserQuerySet)):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         """Superusers are support admins too: they answer in the inbox."""
         extra_fields.setdefault("role", Role.ADMIN)
@@ -40,6 +59,10 @@ class User(AbstractUser):
         blank=True,
         help_text=_("Tokens issued before this instant are refused."),
     )
+    # Unique so that the database, not a racy check in a form, refuses
+    # "RACERX" beside "racerx" and a fullwidth "Ana" beside "ana". Room for
+    # case folding, which can lengthen a name (ß -> ss).
+    username_key = models.CharField(max_length=600, unique=True, editable=False)
 
     objects = ChatUserManager()
 
@@ -83,6 +106,9 @@ class User(AbstractUser):
             self._upgrading_hash = False
 
     def save(self, *args, **kwargs):
+        self.username_key = username_key_for(self.username)
+        if "username" in (kwargs.get("update_fields") or ()):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "username_key"}
         # Done here rather than in each view so that the Django admin, the
         # API and code in `manage.py shell` all end the sessions alike.
         ending = self.revoking_change() and not getattr(self, "_upgrading_hash", False)

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import tokens
-from accounts.forms import LoginForm, RegistrationForm
+from accounts.forms import USERNAME_TAKEN, LoginForm, RegistrationForm
 from accounts.http_auth import api_error, authenticate_request, token_required
 from accounts.models import User
 from chatproject.isotime import iso_utc
@@ -121,7 +121,7 @@ def _register(form: RegistrationForm) -> User | None:
         with transaction.atomic():
             return form.save()
     except IntegrityError:
-        form.add_error("username", _("That username is taken."))
+        form.add_error("username", USERNAME_TAKEN)
         return None
 
 
