@@ -16,14 +16,20 @@ from chat.dbthread import db_read
 
 
 class BadParameter(Exception):
-    pass
+    """A query parameter is not what the endpoint takes: 400 ``invalid_parameter``."""
+
+
+def _is_ascii_number(raw: str) -> bool:
+    # str.isdigit() alone also accepts "²", "①" and Arabic-Indic digits,
+    # which int() then refuses (a 500) or reads as a number nobody wrote.
+    return raw.isascii() and raw.isdigit()
 
 
 def _id_param(request, name: str) -> int | None:
     raw = request.GET.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not _is_ascii_number(raw) or len(raw) > 18:
         raise BadParameter(
             _("'%(name)s' must be a message id (a non-negative integer).")
             % {"name": name}
@@ -35,7 +41,7 @@ def _limit_param(request) -> int:
     raw = request.GET.get("limit")
     if raw in (None, ""):
         return selectors.DEFAULT_PAGE_SIZE
-    if not raw.isdigit() or not 1 <= int(raw) <= selectors.MAX_PAGE_SIZE:
+    if not _is_ascii_number(raw) or not 1 <= int(raw) <= selectors.MAX_PAGE_SIZE:
         raise BadParameter(
             _("'limit' must be an integer from 1 to %(max)d.")
             % {"max": selectors.MAX_PAGE_SIZE}
