@@ -3,7 +3,9 @@
 import unicodedata
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -43,11 +45,14 @@ class User(AbstractUser):
     """A person who signs in: a user asking for support, or an admin answering.
 
     ``tokens_valid_after`` moves forward whenever every token of the user must
-    stop working: sign out everywhere, a password or role change, deactivation.
+    stop working: sign out everywhere, a password, role or username change,
+    deactivation.
     """
 
-    # The fields whose change revokes every token issued before it.
-    REVOKING_FIELDS = ("password", "role", "is_active")
+    # The fields whose change revokes every token issued before it. The
+    # username is one: sessions belong to an account, and a renamed
+    # account's sockets sit in groups named after its old name.
+    REVOKING_FIELDS = ("password", "role", "is_active", "username")
 
     role = models.CharField(
         _("role"), max_length=10, choices=Role.choices, default=Role.USER
@@ -112,17 +117,23 @@ class User(AbstractUser):
         # Done here rather than in each view so that the Django admin, the
         # API and code in `manage.py shell` all end the sessions alike.
         ending = self.revoking_change() and not getattr(self, "_upgrading_hash", False)
-        if ending:
-            self.tokens_valid_after = timezone.now()
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "tokens_valid_after"}
-        super().save(*args, **kwargs)
-        self._loaded_revoking_state = self._revoking_state()
-        if ending:
-            sessions_ended.send(
-                sender=User,
-                user=self,
+        if not ending:
+            super().save(*args, **kwargs)
+            self._loaded_revoking_state = self._revoking_state()
+            return
+        loaded_username = self._loaded_revoking_state[
+            self.REVOKING_FIELDS.index("username")
+        ]
+        self.tokens_valid_after = timezone.now()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "tokens_valid_after"}
+        with transaction.atomic(using=kwargs.get("using") or self._state.db):
+            super().save(*args, **kwargs)
+            self._loaded_revoking_state = self._revoking_state()
+            end_sessions(
+                self,
+                username=loaded_username,
                 issued_before=self.tokens_valid_after.timestamp(),
             )
 
@@ -137,3 +148,65 @@ class RevokedToken(models.Model):
 
     def __str__(self):
         return f"{self.token_id} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class SessionEnd(models.Model):
+    """A journal entry for every event that ended sessions (PROTOCOL.md 3.4).
+
+    Written in the same transaction as the change that caused it. Every server
+    process reads the recent entries every few seconds (``chat.revocations``),
+    so a socket is closed even when the live announcement never reached its
+    process (the channel layer was down, or the change came from a shell).
+    """
+
+    # No foreign key: the entry for a deleted account must outlive the account.
+    user_id = models.BigIntegerField()
+    # The name the account's sockets joined their group under (the old name
+    # when the account was renamed).
+    username = models.CharField(max_length=150)
+    # One token signed out, or every token issued before an instant.
+    token_id = models.CharField(max_length=80, null=True, blank=True)  # noqa: DJ001 (None: no single token)
+    issued_before = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.username} ({self.created_at:%Y-%m-%d %H:%M:%S})"
+
+
+def end_sessions(
+    user: User,
+    *,
+    username: str | None = None,
+    token_id: str | None = None,
+    issued_before: float | None = None,
+) -> None:
+    """Record that sessions of ``user`` ended, and announce it to open sockets.
+
+    One token (``token_id``), or every token issued before ``issued_before``
+    (a Unix timestamp). ``username`` is the name its sockets joined under, when it is
+    no longer ``user.username``. Call it inside the transaction that made
+    the change: the record commits with it, and the announcement
+    (``accounts.signals.sessions_ended``) is sent only once it has.
+    """
+    username = username or user.username
+    SessionEnd.objects.create(
+        user_id=user.pk,
+        username=username,
+        token_id=token_id,
+        issued_before=issued_before,
+    )
+    sessions_ended.send(
+        sender=User,
+        user_id=user.pk,
+        username=username,
+        token_id=token_id,
+        issued_before=issued_before,
+    )
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.end_deleted_sessions")
+def _end_deleted_account_sessions(sender, instance: User, **kwargs) -> None:
+    # Deleting from the admin, a queryset or the shell: the sockets of the
+    # account go too, and its name may be registered again at once. Every
+    # token issued until now: a later account never inherits the entry.
+    end_sessions(instance, issued_before=timezone.now().timestamp())

@@ -5,6 +5,7 @@ HTTP (``accounts.http_auth``) and WebSocket (``chat.middleware``) both call
 """
 
 import hashlib
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,12 +13,11 @@ from typing import TypedDict
 
 import jwt
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
-from accounts.models import RevokedToken, User
-from accounts.signals import sessions_ended
+from accounts.models import RevokedToken, User, end_sessions
 
 COOKIE_NAME = "token"
 # Header fields that name or carry a key. Our tokens never have them, and a
@@ -29,10 +29,15 @@ KEY_REFERENCE_HEADERS = frozenset(
 # Longer than any token we issue by two orders of magnitude; refusing larger
 # ones before decoding keeps hostile cookies from costing CPU.
 MAX_TOKEN_BYTES = 8192
+# Instants a datetime can hold (year 9999); a signed `exp` of 1e20 is a
+# refusal, not an OverflowError.
+MAX_TIMESTAMP = 253_402_300_799
+MAX_ACCOUNT_ID = 2**63 - 1
 
 
 class Claims(TypedDict, total=False):
     user: str
+    uid: int
     name: str
     rol: str
     iat: float
@@ -46,12 +51,17 @@ class InvalidToken(Exception):
 
 @dataclass(frozen=True)
 class VerifiedToken:
-    """A token that passed every check, with the user it stands for."""
+    """A token that passed every check, with the user it stands for.
+
+    ``account_id`` is the token's ``uid`` claim: None for tokens minted by
+    the original app.
+    """
 
     user: User
     token_id: str
     issued_at: float
     expires_at: datetime
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,9 @@ def issue(user: User, *, now: datetime | None = None) -> IssuedToken:
     token_id = uuid.uuid4().hex
     claims: Claims = {
         "user": user.username,
+        # The account, not the name: a renamed or deleted account's tokens
+        # must never sign in whoever holds the name next.
+        "uid": user.pk,
         "name": user.name,
         "rol": user.role,
         # Sub-second precision: a token issued right after "sign out
@@ -139,11 +152,34 @@ def decode(token: str) -> tuple[Claims, str]:
         )
     except jwt.PyJWTError as err:
         raise InvalidToken(f"{type(err).__name__}: {err}") from err
-    if not isinstance(claims.get("user"), str) or not isinstance(
-        claims.get("iat"), int | float
+    _check_claim_types(claims)
+    return claims, _token_id(claims, token)
+
+
+def _is_instant(value) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= MAX_TIMESTAMP
+    )
+
+
+def _check_claim_types(claims: dict) -> None:
+    """Raise :class:`InvalidToken` for claims of the wrong type or range.
+
+    A validly signed token with ``exp`` as 1e20 or ``user`` as a number is a
+    failed verification (PROTOCOL.md 1), never a server error further on.
+    """
+    uid = claims.get("uid")
+    if (
+        not isinstance(claims.get("user"), str)
+        or not _is_instant(claims.get("iat"))
+        or not _is_instant(claims.get("exp"))
+        or (uid is not None and (isinstance(uid, bool) or not isinstance(uid, int)))
+        or (isinstance(uid, int) and not 0 < uid <= MAX_ACCOUNT_ID)
     ):
         raise InvalidToken("malformed claims")
-    return claims, _token_id(claims, token)
 
 
 def verify(token: str) -> VerifiedToken:
@@ -157,6 +193,7 @@ def verify(token: str) -> VerifiedToken:
     claims, token_id = decode(token)
     return _checked(
         username=claims["user"],
+        account_id=claims.get("uid"),
         token_id=token_id,
         issued_at=float(claims["iat"]),
         expires_at=datetime.fromtimestamp(claims["exp"], tz=UTC),
@@ -171,6 +208,7 @@ def reverify(verified: VerifiedToken) -> VerifiedToken:
     """
     return _checked(
         username=verified.user.username,
+        account_id=verified.account_id,
         token_id=verified.token_id,
         issued_at=verified.issued_at,
         expires_at=verified.expires_at,
@@ -178,12 +216,30 @@ def reverify(verified: VerifiedToken) -> VerifiedToken:
 
 
 def _checked(
-    *, username: str, token_id: str, issued_at: float, expires_at: datetime
+    *,
+    username: str,
+    account_id: int | None,
+    token_id: str,
+    issued_at: float,
+    expires_at: datetime,
 ) -> VerifiedToken:
     found = _user_and_revocation(username, token_id)
     if found is None:
         raise InvalidToken("unknown user")
     user, revoked = found
+    if account_id is not None and account_id != user.pk:
+        raise InvalidToken("token of another account")
+    # A token issued before the name's current holder was created belonged to
+    # someone else. The original app's tokens name no account and their
+    # `iat` is in whole seconds: compare whole seconds. A rename moves
+    # tokens_valid_after, checked below.
+    created = user.date_joined.timestamp()
+    if (
+        math.floor(issued_at) < math.floor(created)
+        if account_id is None
+        else issued_at < created
+    ):
+        raise InvalidToken("token issued before the account holding the name")
     if not user.is_active:
         raise InvalidToken("user deactivated")
     if revoked:
@@ -192,7 +248,11 @@ def _checked(
     if valid_after is not None and issued_at < valid_after.timestamp():
         raise InvalidToken("token issued before the user's sessions were ended")
     return VerifiedToken(
-        user=user, token_id=token_id, issued_at=issued_at, expires_at=expires_at
+        user=user,
+        token_id=token_id,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        account_id=account_id,
     )
 
 
@@ -253,20 +313,20 @@ def _user_and_revocation(username: str, token_id: str) -> tuple[User, bool] | No
 
 def revoke(verified: VerifiedToken) -> None:
     """Sign out one token: refused until it expires; its sockets are closed."""
-    RevokedToken.objects.get_or_create(
-        token_id=verified.token_id,
-        defaults={"user": verified.user, "expires_at": verified.expires_at},
-    )
-    sessions_ended.send(sender=User, user=verified.user, token_id=verified.token_id)
+    with transaction.atomic():
+        RevokedToken.objects.get_or_create(
+            token_id=verified.token_id,
+            defaults={"user": verified.user, "expires_at": verified.expires_at},
+        )
+        end_sessions(verified.user, token_id=verified.token_id)
 
 
 def revoke_all(user: User) -> None:
     """Sign out every token of ``user`` issued until now, and close their sockets."""
-    user.tokens_valid_after = timezone.now()
-    user.save(update_fields=["tokens_valid_after"])
-    sessions_ended.send(
-        sender=User, user=user, issued_before=user.tokens_valid_after.timestamp()
-    )
+    with transaction.atomic():
+        user.tokens_valid_after = timezone.now()
+        user.save(update_fields=["tokens_valid_after"])
+        end_sessions(user, issued_before=user.tokens_valid_after.timestamp())
 
 
 def purge_expired(*, now: datetime | None = None) -> int:

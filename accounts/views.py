@@ -7,6 +7,7 @@ cookie; nothing here decodes a token.
 import json
 import logging
 
+from axes.helpers import get_client_ip_address
 from axes.utils import reset as reset_failed_attempts
 from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
@@ -23,11 +24,14 @@ from accounts import tokens
 from accounts.forms import USERNAME_TAKEN, LoginForm, RegistrationForm
 from accounts.http_auth import api_error, authenticate_request, token_required
 from accounts.models import User
+from chat.limits import Rate, limits
 from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
 
 MAX_JSON_BODY_BYTES = 64 * 1024
+# With the default 20 an hour, one attempt comes back every three minutes.
+REGISTRATION_RETRY_AFTER_SECONDS = 180
 
 
 class BadJson(Exception):
@@ -115,6 +119,22 @@ def form_errors(form) -> dict:
     }
 
 
+def registration_allowed(request: HttpRequest) -> bool:
+    """Whether this client address may try one more sign-up now.
+
+    Counted per address (as the login lock reads it) across every process:
+    each attempt tells whether a name is taken, so unthrottled, sign-up
+    would list the site's accounts.
+    """
+    per_hour = settings.REGISTRATIONS_PER_HOUR
+    rate = Rate("register", per_hour / 3600, per_hour)
+    return limits.allow_sync(rate, get_client_ip_address(request) or "unknown")
+
+
+def _registration_refusal() -> str:
+    return _("Too many sign-ups from your address. Try again in a few minutes.")
+
+
 def _register(form: RegistrationForm) -> User | None:
     """Create the account, or add a field error when a concurrent sign-up won."""
     try:
@@ -164,6 +184,10 @@ def api_login(request):
 
 @require_POST
 def api_register(request):
+    if not registration_allowed(request):
+        response = api_error(429, "too_many_attempts", _registration_refusal())
+        response["Retry-After"] = str(REGISTRATION_RETRY_AFTER_SECONDS)
+        return response
     try:
         form = RegistrationForm(read_json(request))
     except BadJson as err:
@@ -284,6 +308,12 @@ def login_page(request):
 @require_http_methods(["GET", "POST"])
 def register_page(request):
     form = RegistrationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and not registration_allowed(request):
+        form.is_valid()
+        form.add_error(None, _registration_refusal())
+        response = render(request, "accounts/register.html", {"form": form}, status=429)
+        response["Retry-After"] = str(REGISTRATION_RETRY_AFTER_SECONDS)
+        return response
     if request.method == "POST" and form.is_valid():
         user = _register(form)
         if user is not None:

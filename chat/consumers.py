@@ -14,21 +14,25 @@ from django.utils.translation import gettext as _
 from accounts import tokens
 from accounts.models import Role
 from chat import frames, metrics, selectors, services
+from chat import limits as limits_module
 from chat.dbthread import db_call, db_read
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
     CLOSE_SERVICE_UNAVAILABLE,
     CLOSE_SESSION_EXPIRED,
     CLOSE_SESSION_REVOKED,
+    CLOSE_TOO_MANY_CONNECTIONS,
     BadFrame,
     ChatError,
 )
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.language import scope_language
+from chat.limits import limits
 from chat.sessions import (
     SESSION_REVOKE_EVENT,
     SessionClock,
+    catch_up,
     revocation_applies,
     revocation_mark,
 )
@@ -72,6 +76,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     held_events: list | None = None
     groups_joined: list[str] = []
     counted_open = False
+    holds_slot = False
     coalesce = False
 
     async def __call__(self, scope, receive, send):
@@ -80,9 +85,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # own, so there is no second task per socket to wait on.
         self.scope = scope
         self.base_send = send
-        with contextlib.suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with contextlib.suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            # However the socket ends (a close, a server error, a cancelled
+            # task), it leaves the hub, its groups, the gauge and its slot:
+            # a dead socket left registered would be "delivered" to forever.
+            await self.release()
 
     async def dispatch(self, message):
         # Channels' dispatch sends every event through
@@ -101,12 +112,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # socket is one task with its own context, so activating once holds
         # for its whole life.
         translation.activate(scope_language(self.scope))
-        self.send_bucket = services.TokenBucket()
         self.coalesce = wants_coalescing(self.scope)
+        await self.accept()
+        if not await limits.take_socket(self.user.pk):
+            await self.close_with(CLOSE_TOO_MANY_CONNECTIONS)
+            return
+        self.holds_slot = True
         self.groups_joined = [user_group(self.user.username)]
         if self.user.role == Role.ADMIN:
             self.groups_joined.append(ADMINS_GROUP)
-        await self.accept()
+        catch_up.watch()
         # Events that arrive between joining the groups and `hello` wait
         # here: `hello` is always the first frame.
         self.held_events = []
@@ -156,17 +171,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return True
 
     async def disconnect(self, code):
+        await self.release()
+
+    async def release(self):
+        """Let go of everything the socket holds; safe to call more than once."""
         if self.clock is not None:
             self.clock.cancel()
         if self.counted_open:
+            self.counted_open = False
             metrics.OPEN_SOCKETS.dec()
+        groups, self.groups_joined = self.groups_joined, []
         try:
-            for group in self.groups_joined:
+            for group in groups:
                 await hub.leave(group, self)
         except Exception:
             # Redis is down: its group entries expire by themselves, and
             # sends to this dead channel only fill a capped queue.
             logger.exception("could not leave the groups of %s", self.user.username)
+        catch_up.stop_when_idle()
+        if self.holds_slot:
+            self.holds_slot = False
+            await limits.give_socket(self.user.pk)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
@@ -182,8 +207,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         frame = None
         try:
-            frame = frames.parse(text_data)
-            handler = getattr(self, f"on_{frame['type']}")
+            # Decoded first, so that even a refusal of the type echoes the
+            # frame's client_id.
+            frame = frames.decode(text_data)
+            handler = getattr(self, f"on_{frames.require_known_type(frame)}")
             await handler(frame)
         except ChatError as err:
             await self.send_error(err, frames.client_id_of(frame))
@@ -196,9 +223,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 ),
                 frames.client_id_of(frame),
             )
+        except Exception:
+            # A bug, not the client's fault: the socket answers and lives on.
+            logger.exception("frame from %s failed", self.user.username)
+            await self.send_error(
+                ChatError("server_error", _("Something went wrong on our side.")),
+                frames.client_id_of(frame),
+            )
 
     async def on_send(self, frame):
-        if not self.send_bucket.take():
+        if not await limits.allow(limits_module.SEND, self.user.pk):
             raise ChatError(
                 "rate_limited", _("Too many messages; slow down and send again.")
             )
@@ -214,6 +248,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
+        if not await limits.allow(limits_module.RESUME, self.user.pk):
+            raise ChatError(
+                "rate_limited", _("Too many resumes; wait a moment and resume again.")
+            )
         messages, has_more = await db_read(
             selectors.messages_visible_after, viewer=self.user, after=after
         )
@@ -226,6 +264,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_read(self, frame):
         up_to = frames.require_id(frame, "up_to")
+        if not await limits.allow(limits_module.SIGNALS, self.user.pk):
+            return  # PROTOCOL.md 3.2: dropped without a word
         await db_call(
             services.thread_mark_read,
             reader=self.user,

@@ -12,13 +12,18 @@ from chatproject.isotime import iso_utc
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CLIENT_ID_CHARS = 64
 MAX_RESUME_MESSAGES = 1000
+CLIENT_FRAME_TYPES = ("send", "resume", "read")
+# Message ids are signed 64-bit integers in both databases.
+MAX_ID = 2**63 - 1
 
 CLOSE_NOT_AUTHENTICATED = 4001
 CLOSE_TOKEN_NOT_PROVIDED = 4002
 CLOSE_INVALID_TOKEN = 4003
 CLOSE_SESSION_EXPIRED = 4004
 CLOSE_SESSION_REVOKED = 4005
+CLOSE_TOO_MANY_CONNECTIONS = 4008
 CLOSE_FRAME_TOO_LARGE = 4009
+CLOSE_NOT_FOUND = 4404
 # Not in PROTOCOL.md's first version: the database or channel layer is down
 # at the handshake; the client reconnects with back-off.
 CLOSE_SERVICE_UNAVAILABLE = 4503
@@ -29,7 +34,9 @@ CLOSE_REASONS = {
     CLOSE_INVALID_TOKEN: "invalid token",
     CLOSE_SESSION_EXPIRED: "session expired",
     CLOSE_SESSION_REVOKED: "session revoked",
+    CLOSE_TOO_MANY_CONNECTIONS: "too many connections",
     CLOSE_FRAME_TOO_LARGE: "frame too large",
+    CLOSE_NOT_FOUND: "not found",
     CLOSE_SERVICE_UNAVAILABLE: "service unavailable",
 }
 
@@ -152,16 +159,30 @@ def frame_too_large(text: str) -> bool:
     )
 
 
-def parse(text: str) -> dict[str, Any]:
-    """Decode a client frame into a dict with a known ``type``; raise ChatError."""
+def decode(text: str) -> dict[str, Any]:
+    """Decode a client frame into a JSON object; raise ChatError."""
     try:
         frame = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as err:
+    # ValueError besides JSONDecodeError: an integer of thousands of digits
+    # (Python refuses to convert it).
+    except (ValueError, RecursionError) as err:
         raise BadFrame(_("The frame is not valid JSON."), code="bad_json") from err
     if not isinstance(frame, dict):
         raise BadFrame(_("A frame must be a JSON object."))
-    if frame.get("type") not in ("send", "resume", "read"):
+    return frame
+
+
+def require_known_type(frame: dict[str, Any]) -> str:
+    """The frame's ``type`` when it is one clients may send; raise BadFrame."""
+    if frame.get("type") not in CLIENT_FRAME_TYPES:
         raise BadFrame(_("Unknown frame type; expected send, resume or read."))
+    return frame["type"]
+
+
+def parse(text: str) -> dict[str, Any]:
+    """Decode a client frame into a dict with a known ``type``; raise ChatError."""
+    frame = decode(text)
+    require_known_type(frame)
     return frame
 
 
@@ -176,11 +197,14 @@ def client_id_of(frame: Any) -> str | None:
 
 
 def require_id(frame: dict[str, Any], field: str) -> int:
-    """A non-negative integer field (message ids); booleans are not integers."""
+    """A message id field: an integer from 0 to 2^63-1; booleans are not integers."""
     value = frame.get(field)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int):
+        value = -1
+    if not 0 <= value <= MAX_ID:
         raise BadFrame(
-            _("'%(field)s' must be a non-negative integer.") % {"field": field}
+            _("'%(field)s' must be an integer from 0 to %(max)d.")
+            % {"field": field, "max": MAX_ID}
         )
     return value
 

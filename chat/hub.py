@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -47,6 +48,12 @@ class Hub:
         self._relayed_groups: set[str] = set()
         self._relay_queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._relay_sender: asyncio.Task | None = None
+        self._reconnect_callbacks: list[Callable[[], None]] = []
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever the relay gets through again after a failure
+        (events published meanwhile by other processes were lost)."""
+        self._reconnect_callbacks.append(callback)
 
     def _current_layer(self):
         """The layer to relay through, or None when this process is alone."""
@@ -199,6 +206,9 @@ class Hub:
                 await layer.group_add(group, self._relay_channel)
         except Exception as err:  # noqa: BLE001 (the loop retries)
             logger.warning("channel layer still unavailable: %s", err)
+            return
+        for callback in self._reconnect_callbacks:
+            callback()
 
 
 hub = Hub()

@@ -1,6 +1,6 @@
 """WebSocket auth: scope headers -> cookies -> ``tokens.verify`` -> ``scope["user"]``.
 
-It sits inside Channels' origin validator: a page on another site cannot
+It sits inside the same-origin check (chat.origin): a page on another origin cannot
 make a browser open a socket with our cookie (cross-site WebSocket
 hijacking), so the Origin is checked before the cookie is even read.
 """
@@ -14,6 +14,7 @@ from chat.dbthread import db_read
 from chat.frames import (
     CLOSE_INVALID_TOKEN,
     CLOSE_NOT_AUTHENTICATED,
+    CLOSE_NOT_FOUND,
     CLOSE_REASONS,
     CLOSE_SERVICE_UNAVAILABLE,
     CLOSE_TOKEN_NOT_PROVIDED,
@@ -113,3 +114,16 @@ class TokenAuthMiddleware:
             client_address(scope),
         )
         await reject(code, receive, send)
+
+
+class NotFoundConsumer:
+    """Every WebSocket path but the chat's: the ``closing`` frame, then 4404."""
+
+    @classmethod
+    def as_asgi(cls):
+        return cls()
+
+    async def __call__(self, scope, receive, send):
+        HANDSHAKE_REJECTIONS.labels(CLOSE_REASONS[CLOSE_NOT_FOUND]).inc()
+        logger.info("websocket to an unknown path (client %s)", client_address(scope))
+        await reject(CLOSE_NOT_FOUND, receive, send)

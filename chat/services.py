@@ -36,34 +36,10 @@ from chat.writer import BatchWriter
 from chatproject.isotime import iso_utc
 
 MAX_MESSAGE_CHARS = 4000
-RATE_PER_SECOND = 10.0
-RATE_BURST = 20
 
 CHAT_MESSAGE_EVENT = "chat.message"
 
 logger = logging.getLogger(__name__)
-
-
-class TokenBucket:
-    """Per-socket send limit: ``RATE_PER_SECOND`` sustained, ``RATE_BURST`` at once."""
-
-    __slots__ = ("_tokens", "_updated", "burst", "rate")
-
-    def __init__(self, rate: float = RATE_PER_SECOND, burst: int = RATE_BURST):
-        self.rate = rate
-        self.burst = burst
-        self._tokens = float(burst)
-        self._updated = time.monotonic()
-
-    def take(self) -> bool:
-        """Spend one token if there is one; False means the send is refused."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 def _clean_text(text: Any) -> str:

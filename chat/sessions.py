@@ -2,19 +2,25 @@
 
 A socket lives only as long as its token: it is warned before ``exp`` and
 closed at ``exp``, and closed at once when its token is revoked, on every
-server process (revocations travel through the channel layer).
+server process (revocations travel through the channel layer, and each
+process also reads the journal of ended sessions every few seconds).
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
+from django.utils import timezone
 
+from accounts.models import SessionEnd
 from accounts.tokens import VerifiedToken
+from chat.dbthread import db_read
 from chat.groups import user_group
 from chat.hub import hub
 
@@ -22,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 EXPIRY_WARNING_SECONDS = 60
 SESSION_REVOKE_EVENT = "session.revoke"
+# PROTOCOL.md 3.4: within 10 s when the live announcement was lost.
+CATCH_UP_SECONDS = 3.0
+CATCH_UP_OVERLAP_SECONDS = 30.0
 
 
 class SessionClock:
@@ -68,11 +77,29 @@ class SessionClock:
 
 
 def revocation_applies(event: dict[str, Any], token: VerifiedToken) -> bool:
-    """Whether a ``session.revoke`` event ends the socket holding ``token``."""
+    """Whether a ``session.revoke`` event ends the socket holding ``token``.
+
+    An event names the account (a renamed account's sockets and the new
+    holder of its old name may share a group) and then one token, or every
+    token issued before an instant.
+    """
+    if event.get("user_id") != token.user.pk:
+        return False
     if event.get("token_id") is not None:
         return event["token_id"] == token.token_id
     issued_before = event.get("issued_before")
     return issued_before is not None and token.issued_at < issued_before
+
+
+def revocation_event(
+    *, user_id: int, token_id: str | None, issued_before: float | None
+) -> dict[str, Any]:
+    return {
+        "type": SESSION_REVOKE_EVENT,
+        "user_id": user_id,
+        "token_id": token_id,
+        "issued_before": issued_before,
+    }
 
 
 # Revocations this process has started to publish. A handshake that saw no
@@ -93,21 +120,110 @@ def _publish_revocation(username: str, event: dict[str, Any]) -> None:
         async_to_sync(hub.publish)(user_group(username), event)
     except Exception:
         # The revocation is already stored and every new handshake and
-        # request refuses the token; failing to reach live sockets must not
-        # fail the logout or the admin action that caused it.
+        # request refuses the token; the catch-up below closes the sockets
+        # this could not reach. It must not fail the logout or the admin
+        # action that caused it.
         logger.exception("could not reach the open sockets of %s", username)
 
 
-def sessions_ended(sender, *, user, token_id=None, issued_before=None, **kwargs):
+def sessions_ended(
+    sender, *, user_id, username, token_id=None, issued_before=None, **kwargs
+):
     """Receiver of ``accounts.signals.sessions_ended``: close the matching sockets.
 
-    Sent after the transaction commits, so a socket is never closed for a
-    revocation that was rolled back.
+    Published after the transaction commits, so a socket is never closed for
+    a revocation that was rolled back.
     """
-    event = {
-        "type": SESSION_REVOKE_EVENT,
-        "token_id": token_id,
-        "issued_before": issued_before,
-    }
-    username = user.username
+    event = revocation_event(
+        user_id=user_id, token_id=token_id, issued_before=issued_before
+    )
     transaction.on_commit(lambda: _publish_revocation(username, event))
+
+
+def recent_session_ends(since: datetime) -> list[tuple[int, int, str, Any, Any]]:
+    """The journal's entries created after ``since``: (id, user id, username,
+    token id, issued before)."""
+    return list(
+        SessionEnd.objects.filter(created_at__gt=since)
+        .order_by("id")
+        .values_list("id", "user_id", "username", "token_id", "issued_before")
+    )
+
+
+class RevocationCatchUp:
+    """Reads the journal of ended sessions and closes the sockets it names.
+
+    The live announcement travels through the channel layer; when that was
+    down, or the change came from a process with no layer of its own (a
+    shell beside the in-memory layer), nothing else would reach the sockets.
+    The database is the source of truth: one query per process every
+    ``CATCH_UP_SECONDS`` while it has open sockets, and at once when the
+    layer reconnects. Entries are read again for ``CATCH_UP_OVERLAP_SECONDS``
+    (a transaction may commit well after its entry's timestamp); applying one
+    twice closes nothing more.
+    """
+
+    def __init__(self):
+        self._task: asyncio.Task | None = None
+        self._wake: asyncio.Event | None = None
+        self._since: datetime | None = None
+        self._applied: dict[int, float] = {}
+
+    def watch(self) -> None:
+        """Make sure the catch-up runs in this event loop (a socket opened)."""
+        loop = asyncio.get_running_loop()
+        if self._since is None:
+            # What ended before this process served anyone was refused at
+            # every handshake since; a margin covers transactions in flight.
+            self._since = timezone.now() - timedelta(seconds=CATCH_UP_OVERLAP_SECONDS)
+        task = self._task
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._run())
+
+    def stop_when_idle(self) -> None:
+        """No socket left in this process: nothing to read the journal for."""
+        if not hub.members and self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def wake(self) -> None:
+        """Read the journal now (the channel layer came back)."""
+        if self._wake is not None and self._task is not None and not self._task.done():
+            self._task.get_loop().call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while hub.members:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), CATCH_UP_SECONDS)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except Exception:
+                # The top of a long-lived loop: the next round tries again.
+                logger.exception("could not read the journal of ended sessions")
+
+    async def catch_up(self) -> int:
+        """Apply the journal's recent entries to this process's sockets; return
+        how many were new."""
+        started = timezone.now()
+        rows = await db_read(recent_session_ends, self._since)
+        self._since = started - timedelta(seconds=CATCH_UP_OVERLAP_SECONDS)
+        horizon = time.monotonic() - 2 * CATCH_UP_OVERLAP_SECONDS
+        self._applied = {
+            entry: seen for entry, seen in self._applied.items() if seen > horizon
+        }
+        new = 0
+        for entry_id, user_id, username, token_id, issued_before in rows:
+            if entry_id in self._applied:
+                continue
+            self._applied[entry_id] = time.monotonic()
+            new += 1
+            event = revocation_event(
+                user_id=user_id, token_id=token_id, issued_before=issued_before
+            )
+            await hub.deliver_locally(user_group(username), event)
+        return new
+
+
+catch_up = RevocationCatchUp()
+hub.on_reconnect(catch_up.wake)

@@ -1,6 +1,9 @@
 """Channel-layer configuration: in-memory for one process, Redis for several."""
 
+import redis
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from redis.sentinel import Sentinel
 
 REDIS_LAYER_BACKENDS = {
     # One Redis subscription per group per process; each process fans out
@@ -56,3 +59,25 @@ def channel_layers(
     if kind == "core":
         config |= {"capacity": 1000, "expiry": 30}
     return {"default": {"BACKEND": REDIS_LAYER_BACKENDS[kind], "CONFIG": config}}
+
+
+def redis_host() -> dict | None:
+    """The Redis the channel layer uses (channels_redis' host entry), or None."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG")
+    return config["hosts"][0] if config else None
+
+
+def sync_redis_client(timeout_seconds: float) -> redis.Redis:
+    """A blocking client for the channel layer's Redis, for sync code."""
+    host = dict(redis_host())
+    host.pop("max_connections", None)
+    options = {
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+    }
+    if "address" in host:
+        return redis.Redis.from_url(host["address"], **options)
+    sentinel = Sentinel(host["sentinels"], sentinel_kwargs=host.get("sentinel_kwargs"))
+    return sentinel.master_for(
+        host["master_name"], password=host.get("password"), **options
+    )

@@ -155,6 +155,12 @@ DATABASE_CONCURRENCY = env_int("DATABASE_CONCURRENCY", 20, minimum=1)
 # under load, the messages of that time share one transaction and one
 # fan-out; after a quiet spell a message is stored at once.
 CHAT_BATCH_SPACING_MS = env_int("CHAT_BATCH_SPACING_MS", 5, minimum=0)
+# Per user, counted across every server process (chat.limits): a user's
+# sockets beyond this are closed 4008 at the handshake.
+MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10, minimum=1)
+# Sign-ups per client address per hour (the form tells whether a name is
+# taken, so unthrottled it lists the accounts).
+REGISTRATIONS_PER_HOUR = env_int("REGISTRATIONS_PER_HOUR", 20, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL")
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000, minimum=10)

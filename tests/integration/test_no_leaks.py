@@ -36,6 +36,7 @@ async def test_ten_thousand_expiring_sockets_leave_nothing_behind(
     def headers_for(who):
         return [
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(tokens.issue(who).token).encode()),
         ]
 

@@ -78,6 +78,7 @@ async def open_chat(user) -> WebsocketCommunicator:
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(token_for(user)).encode()),
         ],
     )

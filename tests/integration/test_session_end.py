@@ -23,6 +23,7 @@ async def open_chat(token: str) -> WebsocketCommunicator:
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(token).encode()),
         ],
     )
@@ -113,6 +114,7 @@ async def test_logout_through_the_api_closes_the_socket_and_refuses_the_token(
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(token).encode()),
         ],
     )
@@ -207,6 +209,7 @@ async def test_hello_comes_first_even_when_a_message_arrives_during_the_handshak
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(tokens.issue(admin_user).token).encode()),
         ],
     )
@@ -242,6 +245,7 @@ async def test_a_revocation_between_the_token_check_and_the_group_join_closes_it
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(verified_token.token).encode()),
         ],
     )

@@ -35,6 +35,7 @@ async def test_a_user_message_is_echoed_and_reaches_the_admin(
             "/ws/chat/",
             headers=[
                 (b"origin", b"http://localhost"),
+                (b"host", b"localhost"),
                 (b"cookie", cookie_with_token(token_for(u)).encode()),
             ],
         )

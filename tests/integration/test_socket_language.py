@@ -17,6 +17,7 @@ async def open_chat(user, language: bytes) -> WebsocketCommunicator:
         "/ws/chat/",
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"accept-language", language),
             (b"cookie", cookie_with_token(token_for(user)).encode()),
         ],

@@ -16,6 +16,7 @@ async def open_chat(user, *, query: str = "") -> tuple[WebsocketCommunicator, di
         "/ws/chat/" + (f"?{query}" if query else ""),
         headers=[
             (b"origin", b"http://localhost"),
+            (b"host", b"localhost"),
             (b"cookie", cookie_with_token(token_for(user)).encode()),
         ],
     )

@@ -121,17 +121,6 @@ def test_marking_an_unknown_thread_is_refused(admin_user):
     assert refused.value.code == "unknown_user"
 
 
-def test_the_token_bucket_allows_a_burst_then_the_sustained_rate(monkeypatch):
-    clock = [1000.0]
-    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
-    bucket = services.TokenBucket(rate=10, burst=20)
-    assert sum(bucket.take() for _ in range(25)) == 20
-    clock[0] += 0.5
-    assert sum(bucket.take() for _ in range(10)) == 5
-    clock[0] += 60
-    assert sum(bucket.take() for _ in range(30)) == 20
-
-
 @pytest.mark.parametrize(
     "moment",
     [

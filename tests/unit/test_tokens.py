@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts import tokens
-from accounts.models import RevokedToken, Role, User
+from accounts.models import RevokedToken, Role, SessionEnd, User
 from tests.conftest import token_for
 
 OTHER_SECRET = "another-secret-that-this-site-never-signs-with-" + "z" * 40
@@ -88,8 +88,9 @@ def test_an_issued_token_carries_the_protocol_claims(user):
 
     claims = jwt.decode(issued.token, settings.JWT_SECRET, algorithms=["HS256"])
 
-    assert set(claims) == {"user", "name", "rol", "iat", "exp", "jti"}
+    assert set(claims) == {"user", "uid", "name", "rol", "iat", "exp", "jti"}
     assert claims["user"] == "ana"
+    assert claims["uid"] == user.pk
     assert claims["name"] == "Ana García"
     assert claims["rol"] == "user"
     assert claims["exp"] - claims["iat"] == pytest.approx(
@@ -287,16 +288,27 @@ def test_a_revoking_change_saved_with_update_fields_moves_the_cut_too(user):
 # Tokens minted by the original app ---------------------------------------------
 
 
-def test_an_original_app_token_without_jti_is_accepted(user):
-    token = original_app_token(user, iat=int(time.time()) - 60)
+@pytest.fixture
+def imported_user(user) -> User:
+    """An account that existed before the original app minted its tokens."""
+    User.objects.filter(pk=user.pk).update(
+        date_joined=timezone.now() - timedelta(days=30)
+    )
+    user.refresh_from_db()
+    return user
+
+
+def test_an_original_app_token_without_jti_is_accepted(imported_user):
+    token = original_app_token(imported_user, iat=int(time.time()) - 60)
 
     verified = tokens.verify(token)
 
-    assert verified.user.pk == user.pk
+    assert verified.user.pk == imported_user.pk
     assert verified.token_id.startswith("sig:")
 
 
-def test_original_app_tokens_can_be_revoked_one_by_one(user):
+def test_original_app_tokens_can_be_revoked_one_by_one(imported_user):
+    user = imported_user
     first = original_app_token(user, iat=int(time.time()) - 60)
     second = original_app_token(user, iat=int(time.time()) - 30)
 
@@ -305,6 +317,99 @@ def test_original_app_tokens_can_be_revoked_one_by_one(user):
     with pytest.raises(tokens.InvalidToken, match="signed out"):
         tokens.verify(first)
     assert tokens.verify(second).user.pk == user.pk
+
+
+def test_an_original_app_token_from_before_the_account_was_created_is_refused(user):
+    # Minted for an earlier holder of the name, who has since gone.
+    token = original_app_token(user, iat=int(user.date_joined.timestamp()) - 1)
+
+    with pytest.raises(tokens.InvalidToken, match="before the account"):
+        tokens.verify(token)
+
+
+def test_an_original_app_token_from_the_second_of_creation_is_accepted(user):
+    # The original's iat is in whole seconds: the same second is not "before".
+    token = original_app_token(user, iat=int(user.date_joined.timestamp()))
+
+    assert tokens.verify(token).user.pk == user.pk
+
+
+# A session belongs to an account, not to a name --------------------------------
+
+
+def test_a_token_of_a_deleted_account_does_not_sign_in_the_next_holder_of_the_name(
+    make_user,
+):
+    first = make_user("racerx")
+    token = tokens.issue(first).token
+    first.delete()
+    make_user("racerx")
+
+    with pytest.raises(tokens.InvalidToken, match="another account"):
+        tokens.verify(token)
+
+
+def test_a_token_of_a_renamed_account_does_not_sign_in_the_next_holder(make_user):
+    first = make_user("racerx")
+    token = tokens.issue(first).token
+    first.username = "speedy"
+    first.save()
+    make_user("racerx")
+
+    with pytest.raises(tokens.InvalidToken, match="another account"):
+        tokens.verify(token)
+
+
+def test_renaming_an_account_refuses_its_older_tokens(user):
+    token = tokens.issue(user).token
+    user.username = "ana2"
+    user.save()
+
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify(token)
+    assert tokens.verify(tokens.issue(user).token).user.username == "ana2"
+
+
+def test_renaming_records_the_old_name_in_the_journal_of_ended_sessions(user):
+    user.username = "ana2"
+    user.save()
+
+    [entry] = SessionEnd.objects.all()
+    assert (entry.user_id, entry.username, entry.token_id) == (user.pk, "ana", None)
+    assert entry.issued_before == user.tokens_valid_after.timestamp()
+
+
+def test_deleting_an_account_records_it_in_the_journal_of_ended_sessions(user):
+    user_id = user.pk
+    user.delete()
+
+    [entry] = SessionEnd.objects.all()
+    assert (entry.user_id, entry.username, entry.token_id) == (user_id, "ana", None)
+    assert entry.issued_before == pytest.approx(time.time(), abs=5)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "tomorrow"},
+        {"exp": 1e20},
+        {"exp": float("nan")},
+        {"iat": "yesterday"},
+        {"iat": -1e20},
+        {"user": 42},
+        {"uid": "1"},
+        {"uid": True},
+        {"uid": 2**70},
+    ],
+    ids=repr,
+)
+def test_claims_of_the_wrong_type_fail_verification_cleanly(user, claims):
+    now = int(time.time())
+    payload = {"user": user.username, "uid": user.pk, "iat": now, "exp": now + 60}
+    token = jwt.encode({**payload, **claims}, settings.JWT_SECRET, algorithm="HS256")
+
+    with pytest.raises(tokens.InvalidToken):
+        tokens.verify(token)
 
 
 # Housekeeping -----------------------------------------------------------------

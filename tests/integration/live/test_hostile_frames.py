@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 
 from chat.frames import CLOSE_FRAME_TOO_LARGE
 from chat.models import Message
-from chat.services import RATE_BURST, RATE_PER_SECOND
+from chat.limits import SEND
 from tests.conftest import token_for
 from tests.integration.live.wire import frames_until_close
 
@@ -101,8 +101,8 @@ async def test_a_burst_over_the_rate_limit_stores_exactly_the_acked_messages(
         if r["type"] == "error" and r["code"] == "rate_limited"
     ]
     assert sorted(acked + limited) == client_ids, replies
-    assert set(client_ids[:RATE_BURST]) <= set(acked), "the burst is allowed"
-    assert len(acked) <= RATE_BURST + RATE_PER_SECOND * elapsed + 1
+    assert set(client_ids[: SEND.burst]) <= set(acked), "the burst is allowed"
+    assert len(acked) <= SEND.burst + SEND.per_second * elapsed + 1
     assert limited, "the excess is refused"
     assert sorted(await stored("ana")) == sorted(
         (f"mensaje {client_id}", client_id) for client_id in acked
