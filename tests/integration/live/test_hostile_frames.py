@@ -7,8 +7,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.frames import CLOSE_FRAME_TOO_LARGE
-from chat.models import Message
 from chat.limits import SEND
+from chat.models import Message
 from tests.conftest import token_for
 from tests.integration.live.wire import frames_until_close
 
