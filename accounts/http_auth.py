@@ -13,12 +13,15 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.cache import patch_cache_control
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
 from accounts import tokens
 from chatproject.loopmiddleware import OnTheLoop
+
+API_PATH_PREFIX = "/api/"
 
 
 class AuthProblem(enum.Enum):
@@ -68,6 +71,27 @@ class TokenAuthenticationMiddleware(OnTheLoop, AuthenticationMiddleware):
     def process_request(self, request):
         request.user = SimpleLazyObject(lambda: _user_of(request))
         request.auser = sync_to_async(lambda: _user_of(request))
+
+
+class PrivateAnswersMiddleware(OnTheLoop):
+    """``Cache-Control: private, no-store`` on answers that depend on who is signed in.
+
+    That is every API answer (sign-in and sign-up set the token cookie; the
+    errors tell whether a token is valid), and any other answer for which
+    the token was looked at (the chat page, the admin). No shared cache may
+    keep them, and no browser may keep them on disk after a sign-out. It
+    sits outside the CSRF, database and Axes middleware so that their
+    refusals are covered too. Only sets a header: runs on the event loop.
+    """
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponse
+    ) -> HttpResponse:
+        if request.path.startswith(API_PATH_PREFIX) or hasattr(
+            request, "_token_outcome"
+        ):
+            patch_cache_control(response, private=True, no_store=True)
+        return response
 
 
 def api_error(status: int, code: str, detail: str, **extra) -> JsonResponse:

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outermost after security headers, so every HTML answer gets the policy.
     "chatproject.csp.ContentSecurityPolicyMiddleware",
+    "accounts.http_auth.PrivateAnswersMiddleware",
     "chatproject.loopmiddleware.LoopWhiteNoiseMiddleware",
     "chatproject.loopmiddleware.LoopSessionMiddleware",
     "chatproject.loopmiddleware.LoopLocaleMiddleware",
