@@ -46,6 +46,15 @@ def _secret(name: str) -> str:
 
 SECRET_KEY = _secret("SECRET_KEY")
 JWT_SECRET = _secret("JWT_SECRET")
+# HS256 keys shorter than the hash's 32 bytes make tokens cheaper to forge by
+# guessing the key (RFC 7518 3.2 requires at least that much).
+JWT_SECRET_MIN_BYTES = 32
+if not DEBUG and len(JWT_SECRET.encode()) < JWT_SECRET_MIN_BYTES:
+    raise ImproperlyConfigured(
+        f"JWT_SECRET must be at least {JWT_SECRET_MIN_BYTES} bytes (UTF-8); "
+        "use a long random string, e.g. from "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 JWT_ALGORITHM = "HS256"
 JWT_LIFETIME_SECONDS = env_int("JWT_LIFETIME_SECONDS", 3600, minimum=1)
 JWT_COOKIE_SECURE = env_bool("JWT_COOKIE_SECURE", default=not DEBUG)

@@ -56,3 +56,23 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("short", ["j" * 31, "ñ" * 15 + "j"])
+def test_a_jwt_secret_shorter_than_32_bytes_stops_start_up(short):
+    """ "ñ" is two bytes in UTF-8: 15 of them and a "j" make 31 bytes."""
+    result = run_check({"DEBUG": "0", "SECRET_KEY": "s" * 50, "JWT_SECRET": short})
+    assert result.returncode != 0
+    assert "JWT_SECRET must be at least 32 bytes" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["j" * 32, "ñ" * 16])
+def test_a_jwt_secret_of_32_bytes_is_accepted(secret):
+    result = run_check({"DEBUG": "0", "SECRET_KEY": "s" * 50, "JWT_SECRET": secret})
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_short_jwt_secret_is_allowed_in_development():
+    result = run_check({"DEBUG": "1", "SECRET_KEY": "s" * 50, "JWT_SECRET": "dev"})
+    assert result.returncode == 0, result.stderr
