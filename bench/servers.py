@@ -219,6 +219,8 @@ class Target:
                 "--lifespan",
                 "off",
                 "--no-access-log",
+                # As README's "Production": Django, not uvicorn, reads proxy headers.
+                "--no-proxy-headers",
             ]
         if self.server == "node":
             return ["node", "server.js"]

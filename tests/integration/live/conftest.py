@@ -112,6 +112,7 @@ def server_command(server: str, port: int) -> list[str]:
             "--ws-per-message-deflate",
             "false",
             "--no-access-log",
+            "--no-proxy-headers",
         ]
     return [
         str(DAPHNE),
