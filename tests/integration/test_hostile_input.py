@@ -25,9 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
 HOST = (b"host", b"localhost")
 REJECTION_CODES = {4001, 4002, 4003}
-# Resuming after an id no message has is answered by one `resumed` frame:
-# once it arrives, every answer to the frames sent before it has arrived too.
-# Answered by one error frame carrying this client_id; unlike a `resume` it
+# Answered by one error frame carrying this client_id: once it arrives, every
+# answer to the frames sent before it has arrived too. Unlike a `resume`, it
 # is not rate-limited, so any number of exchanges can end with it.
 SENTINEL_ID = "sentinel-8f1c2a77e0b94d6c"
 SENTINEL = json.dumps({"type": "sentinel", "client_id": SENTINEL_ID})
