@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
-from accounts.models import RevokedToken, User, end_sessions
+from accounts.models import RevokedToken, SessionEnd, User, end_sessions
 
 COOKIE_NAME = "token"
 # Header fields that name or carry a key. Our tokens never have them, and a
@@ -330,8 +330,14 @@ def revoke_all(user: User) -> None:
 
 
 def purge_expired(*, now: datetime | None = None) -> int:
-    """Delete revocation records of tokens that have expired anyway; return how many."""
-    deleted, _ = RevokedToken.objects.filter(
-        expires_at__lt=now or timezone.now()
+    """Delete revocation records of tokens that have expired anyway; return how many.
+
+    The journal of ended sessions goes too once older than a token's lifetime:
+    by then every socket it could close has expired by itself.
+    """
+    now = now or timezone.now()
+    deleted, _ = RevokedToken.objects.filter(expires_at__lt=now).delete()
+    SessionEnd.objects.filter(
+        created_at__lt=now - timedelta(seconds=settings.JWT_LIFETIME_SECONDS)
     ).delete()
     return deleted

@@ -131,3 +131,35 @@ async def test_a_redis_outage_of_10_s_loses_nothing_and_delivery_resumes(
         f"included) + {len(resumed)} more via resume = {len(live | resumed)}; "
         f"a handshake during the outage got {newcomer_got}"
     )
+
+
+# PROTOCOL.md 3.4: a revocation made while the channel layer is down.
+REVOKED_WITHIN_SECONDS = 10
+
+
+async def test_a_logout_while_redis_is_down_closes_the_socket_on_another_process(
+    healthy, accounts, report
+):
+    made = accounts(users=["ana"])
+    first, second = healthy.daphnes
+    ana = await Peer.opened(made["ana"], second.url)
+    try:
+        healthy.redis.stop()
+        started = time.monotonic()
+        # The logout is made on the first process and stored in PostgreSQL;
+        # its live announcement cannot travel: Redis is down.
+        answer = await afetch(
+            "POST",
+            first.url + "/api/auth/logout",
+            token=made["ana"].token,
+            csrf_from=first.url,
+        )
+        assert answer.status == 204, answer.body
+        code = await ana.closed(REVOKED_WITHIN_SECONDS + 5)
+        took = time.monotonic() - started
+        assert code == 4005
+        assert took <= REVOKED_WITHIN_SECONDS
+    finally:
+        healthy.redis.start()
+        await ana.close()
+    report(f"logout during a Redis outage: the other process closed it in {took:.1f} s")

@@ -415,6 +415,23 @@ def test_claims_of_the_wrong_type_fail_verification_cleanly(user, claims):
 # Housekeeping -----------------------------------------------------------------
 
 
+def test_purge_expired_deletes_journal_entries_older_than_a_token_lifetime(user):
+    now = timezone.now()
+    lifetime = timedelta(seconds=settings.JWT_LIFETIME_SECONDS)
+    old = SessionEnd.objects.create(
+        user_id=user.pk, username="ana", created_at=now - lifetime * 2
+    )
+    recent = SessionEnd.objects.create(
+        user_id=user.pk, username="ana", created_at=now - lifetime / 2
+    )
+
+    tokens.purge_expired(now=now)
+
+    remaining = set(SessionEnd.objects.values_list("id", flat=True))
+    assert old.pk not in remaining
+    assert recent.pk in remaining
+
+
 def test_purge_expired_deletes_only_revocation_records_of_expired_tokens(user):
     now = timezone.now()
     for token_id, expires_at in [
