@@ -9,6 +9,8 @@ import { refreshSession } from "./api.js";
 // Close codes after which the same cookie will never work again.
 export const SIGNED_OUT_CODES = new Set([4001, 4002, 4003, 4005]);
 export const CLOSE_SESSION_EXPIRED = 4004;
+// The server allows 2 resumes a second per person (bursts of 5).
+const RESUME_RETRY_MS = 700;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30000;
@@ -119,8 +121,18 @@ export class Connection {
         // Several messages in one frame: the socket asked for coalescing.
         for (const message of frame.messages) this.#delivered(handle, message);
         break;
-      case "message":
       case "error":
+        if (!handle.live && frame.code === "rate_limited" && !frame.client_id) {
+          // Resumes are limited per person: many tabs reconnecting at once
+          // may be told to wait. Ask again shortly; the socket is not live
+          // until it has caught up.
+          const wait = RESUME_RETRY_MS * (1 + Math.random());
+          setTimeout(() => this.#resume(handle, handle.resumeAfter), wait);
+          break;
+        }
+        this.#delivered(handle, frame);
+        break;
+      case "message":
         this.#delivered(handle, frame);
         break;
       default:
@@ -135,6 +147,8 @@ export class Connection {
   }
 
   #resume(handle, after) {
+    if (handle.dead || handle.retired) return;
+    handle.resumeAfter = after;
     handle.ws.send(JSON.stringify({ type: "resume", after }));
   }
 
