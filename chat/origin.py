@@ -46,11 +46,11 @@ def origin_allowed(scope) -> bool:
     try:
         host = request.get_host()
     except DisallowedHost:
-        pass
-    else:
-        scheme = "https" if request.is_secure() else "http"
-        if origin == f"{scheme}://{host}":
-            return True
+        # Refused as an HTTP request to that Host would be, whatever the Origin.
+        return False
+    scheme = "https" if request.is_secure() else "http"
+    if origin == f"{scheme}://{host}":
+        return True
     trusted = settings.CSRF_TRUSTED_ORIGINS
     if origin in trusted:
         return True

@@ -7,6 +7,7 @@ socket; anything else is refused before accept (HTTP 403 on a real server).
 import pytest
 from channels.testing import WebsocketCommunicator
 
+from chat.origin import origin_allowed
 from chatproject.asgi import application
 from tests.conftest import cookie_with_token, token_for
 
@@ -136,3 +137,18 @@ async def test_a_wildcard_csrf_trusted_origin_admits_its_subdomains_only(
 ):
     settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com"]
     assert await handshake(user, origin=origin) is accepted
+
+
+async def test_a_trusted_origin_with_a_host_not_allowed_is_refused(settings):
+    # As an HTTP request to that Host would be (400), whatever the Origin says.
+    settings.CSRF_TRUSTED_ORIGINS = ["https://chat.example.org"]
+    assert not origin_allowed(
+        {
+            "type": "websocket",
+            "scheme": "wss",
+            "headers": [
+                (b"origin", b"https://chat.example.org"),
+                (b"host", b"evil.example"),
+            ],
+        }
+    )
