@@ -7,8 +7,6 @@ announcement cannot reach a process, the journal of ended sessions does.
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 
@@ -18,8 +16,6 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import cookie_with_token, token_for
 from tests.integration.live.conftest import (
-    BASE_DIR,
-    daphne_env,
     open_socket,
     running_daphne,
 )
@@ -130,15 +126,7 @@ async def test_a_deactivation_from_a_shell_reaches_sockets_on_the_in_memory_laye
         "from accounts.models import User; "
         "u = User.objects.get(username='ana'); u.is_active = False; u.save()"
     )
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "manage.py", "shell", "-c", code],
-        cwd=BASE_DIR,
-        env=daphne_env("memory", None),
-        check=True,
-        timeout=60,
-        capture_output=True,
-    )
+    await asyncio.to_thread(run_in_another_process, code, None)
     started = time.monotonic()
     frames, close_code = await closing_frame_within(chat, CATCH_UP_WITHIN_SECONDS + 2)
     assert frames == [REVOKED]

@@ -54,12 +54,13 @@ async def assert_revoked_within(chat: ChatSocket, started: float) -> None:
     assert time.monotonic() - started <= CLOSE_WITHIN_SECONDS
 
 
-def run_in_another_process(code: str, redis_url: str) -> None:
-    """Run Python in a fresh `manage.py shell` process, as an operator would."""
+def run_in_another_process(code: str, redis_url: str | None) -> None:
+    """Run Python in a fresh `manage.py shell` process, as an operator would
+    (on Redis, or with no ``redis_url`` on an in-memory layer of its own)."""
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=BASE_DIR,
-        env=daphne_env("redis", redis_url),
+        env=daphne_env("redis" if redis_url else "memory", redis_url),
         check=True,
         timeout=60,
         capture_output=True,
