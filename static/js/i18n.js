@@ -15,9 +15,12 @@ export function ngettext(singular, plural, count) {
   return count === 1 ? singular : plural;
 }
 
+// A named placeholder, "%(name)s"; the only kind the catalog's strings use.
+export const PLACEHOLDER = /%\((\w+)\)s/g;
+
 // interpolate("Hello %(name)s", {name: "Ana"}): named placeholders only.
 export function interpolate(format, values) {
-  return format.replace(/%\((\w+)\)s/g, (whole, key) =>
+  return format.replace(PLACEHOLDER, (whole, key) =>
     Object.hasOwn(values, key) ? String(values[key]) : whole,
   );
 }

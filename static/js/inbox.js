@@ -3,7 +3,7 @@
 // Home and End move between conversations.
 
 import { gettext, interpolate, ngettext } from "./i18n.js";
-import { el, timeElement } from "./render.js";
+import { el, interpolateNodes, textEl, timeElement } from "./render.js";
 
 const PREVIEW_CHARS = 120;
 
@@ -128,9 +128,11 @@ export class Inbox {
     const button = conv.node.firstElementChild;
     if (conv.user === this.selected) button.setAttribute("aria-current", "true");
     const top = el("span", "conv__top");
-    top.append(el("span", "conv__name", conv.name), timeElement(conv.last.sent_at, "conv__time"));
+    top.append(textEl("span", "conv__name", conv.name), timeElement(conv.last.sent_at, "conv__time"));
     const bottom = el("span", "conv__bottom");
-    bottom.append(el("span", "conv__preview", this.#preview(conv.last)));
+    const preview = el("span", "conv__preview");
+    preview.append(...this.#preview(conv.last));
+    bottom.append(preview);
     if (conv.unread > 0) {
       const badge = el("span", "badge");
       const count = el("span", null, conv.unread > 99 ? "99+" : String(conv.unread));
@@ -146,16 +148,17 @@ export class Inbox {
     this.#place(conv);
   }
 
+  // The preview as nodes, the name and the text each isolated in the sentence.
   #preview(message) {
     let text = message.text.replace(/\s+/g, " ").trim();
     if (text.length > PREVIEW_CHARS) text = text.slice(0, PREVIEW_CHARS) + "…";
     if (message.from === this.options.me) {
-      return interpolate(gettext("You: %(text)s"), { text });
+      return interpolateNodes(gettext("You: %(text)s"), { text });
     }
     if (message.rol === "admin") {
-      return interpolate(gettext("%(name)s: %(text)s"), { name: message.name, text });
+      return interpolateNodes(gettext("%(name)s: %(text)s"), { name: message.name, text });
     }
-    return text;
+    return [textEl("bdi", null, text)];
   }
 
   // Keep the list ordered by last message, newest first.

@@ -6,6 +6,7 @@ import { ApiError, getJson } from "./api.js";
 import { Connection, backoffDelay } from "./connection.js";
 import { connectionText, errorText, gettext, interpolate } from "./i18n.js";
 import { Inbox } from "./inbox.js";
+import { setText } from "./render.js";
 import { MessageList, Thread } from "./thread.js";
 
 const root = document.getElementById("chat");
@@ -27,6 +28,10 @@ const ui = {
   moreConversations: $("more-conversations"),
   inboxEmpty: $("inbox-empty"),
 };
+
+// The header's name is the person's display name, as sent: marked like any other.
+const who = document.querySelector(".who");
+if (who) setText(who, who.textContent);
 
 const threads = new Map();
 let openUser = isAdmin ? null : me.user;
@@ -268,8 +273,8 @@ async function open(user, { focus = true } = {}) {
   ui.placeholder.hidden = true;
   ui.scroller.hidden = false;
   ui.composer.hidden = false;
-  ui.title.textContent = inbox.name(user);
-  ui.subtitle.textContent = user;
+  setText(ui.title, inbox.name(user));
+  setText(ui.subtitle, user);
   ui.subtitle.hidden = false;
   const thread = threadFor(user);
   list.show(thread);

@@ -2,7 +2,7 @@
 // list that shows one thread at a time (MessageList: DOM).
 
 import { errorText, gettext } from "./i18n.js";
-import { appendLinkified, el, timeElement } from "./render.js";
+import { appendLinkified, el, textEl, timeElement } from "./render.js";
 
 // Within this many pixels of the end counts as "reading the newest".
 const STICK_TO_BOTTOM_PX = 64;
@@ -50,6 +50,14 @@ export class Thread {
   messages() {
     return this.ids.map((id) => this.byId.get(id));
   }
+}
+
+// A message's text: its own paragraph, in its own direction (render.js).
+function messageText(text) {
+  const node = el("p", "msg__text");
+  node.dir = "auto";
+  appendLinkified(node, text);
+  return node;
 }
 
 export class MessageList {
@@ -164,7 +172,7 @@ export class MessageList {
   #bubble(classes, author) {
     const node = el("li", `msg ${classes}`);
     const meta = el("p", "msg__meta");
-    meta.append(el("span", "msg__author", author));
+    meta.append(textEl("span", "msg__author", author));
     node.append(meta);
     return node;
   }
@@ -181,9 +189,7 @@ export class MessageList {
       meta.append(el("span", "msg__role", gettext("Support team")));
     }
     meta.append(timeElement(message.sent_at, "msg__time"));
-    const text = el("p", "msg__text");
-    appendLinkified(text, message.text);
-    node.append(text);
+    node.append(messageText(message.text));
     return node;
   }
 
@@ -191,9 +197,7 @@ export class MessageList {
     const classes = "msg--ours msg--mine msg--pending" + (pending.failed ? " msg--failed" : "");
     const node = this.#bubble(classes, gettext("You"));
     node.dataset.clientId = pending.clientId;
-    const text = el("p", "msg__text");
-    appendLinkified(text, pending.text);
-    node.append(text);
+    node.append(messageText(pending.text));
     if (!pending.failed) {
       node.append(el("p", "msg__status", gettext("Sending…")));
       return node;
