@@ -34,6 +34,12 @@ class UserQuerySet(models.QuerySet):
         return super().bulk_create(objs, *args, **kwargs)
 
 
+def is_admin_role(role: str) -> bool:
+    """Whether ``role`` is the support team's: the one role check, for a
+    ``User`` (``is_support_admin``) and for a role read as a raw value."""
+    return role == Role.ADMIN
+
+
 class ChatUserManager(UserManager.from_queryset(UserQuerySet)):
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         """Superusers are support admins too: they answer in the inbox."""
@@ -73,7 +79,7 @@ class User(AbstractUser):
 
     @property
     def is_support_admin(self) -> bool:
-        return self.role == Role.ADMIN
+        return is_admin_role(self.role)
 
     @property
     def name(self) -> str:

@@ -1,20 +1,19 @@
-"""The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4)."""
+"""The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4).
 
-import contextlib
+Client frames reach ``on_<type>``; events from the hub reach the handler
+named after their type (``chat.message`` -> ``chat_message``). How events
+reach a socket at all is ``chat.hub.HubMember``'s business.
+"""
+
 import logging
 from urllib.parse import parse_qs
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from accounts import tokens
-from accounts.models import Role
-from chat import frames, metrics, selectors, services
-from chat import limits as limits_module
+from chat import frames, limits, metrics, selectors, services
 from chat.dbthread import db_call, db_read
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
@@ -26,15 +25,13 @@ from chat.frames import (
     ChatError,
 )
 from chat.groups import ADMINS_GROUP, user_group
-from chat.hub import hub
+from chat.hub import HubMember
 from chat.language import scope_language
-from chat.limits import limits
 from chat.sessions import (
-    SESSION_REVOKE_EVENT,
     SessionClock,
     catch_up,
     revocation_applies,
-    revocation_mark,
+    still_valid_after_joining,
 )
 from chatproject.isotime import iso_utc
 
@@ -53,59 +50,17 @@ def wants_coalescing(scope) -> bool:
     return query.get(COALESCE_PARAMETER, [""])[-1] in ("1", "true")
 
 
-# The frames one fan-out event is joined into, kept for the event's other
-# coalescing sockets: every socket of a group gets the same event object in
-# one pass (chat.hub), so one entry is enough.
-_joined_cache: tuple[list[str] | None, list[str]] = (None, [])
-
-
-def _joined_frames(texts: list[str]) -> list[str]:
-    global _joined_cache
-    cached_texts, joined = _joined_cache
-    if cached_texts is not texts:
-        joined = frames.messages_frames(texts)
-        _joined_cache = (texts, joined)
-    return joined
-
-
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(HubMember, AsyncWebsocketConsumer):
     """One signed-in socket. ``scope["user"]`` was set by ``chat.middleware``."""
 
     clock: SessionClock | None = None
     closing_code: int | None = None
-    held_events: list | None = None
-    groups_joined: list[str] = []
     counted_open = False
     holds_slot = False
     coalesce = False
 
-    async def __call__(self, scope, receive, send):
-        # A plain receive loop: chat events reach this socket through the
-        # process's hub (chat.hub), not through a channel-layer queue of its
-        # own, so there is no second task per socket to wait on.
-        self.scope = scope
-        self.base_send = send
-        try:
-            with contextlib.suppress(StopConsumer):
-                while True:
-                    await self.dispatch(await receive())
-        finally:
-            # However the socket ends (a close, a server error, a cancelled
-            # task), it leaves the hub, its groups, the gauge and its slot:
-            # a dead socket left registered would be "delivered" to forever.
-            await self.release()
-
-    async def dispatch(self, message):
-        # Channels' dispatch sends every event through
-        # aclose_old_connections(), a worker-thread round trip per delivered
-        # message. Our database work all goes through chat.dbthread, which
-        # looks after its own connection, so the hot path skips it.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
     async def connect(self):
+        """Accept, take a slot, join the groups, then ``hello`` (PROTOCOL.md 3.1)."""
         self.user = self.scope["user"]
         self.token = self.scope["token"]
         # Error texts in the page's language (services use gettext). This
@@ -114,21 +69,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         translation.activate(scope_language(self.scope))
         self.coalesce = wants_coalescing(self.scope)
         await self.accept()
-        if not await limits.take_socket(self.user.pk):
+        if not await limits.limits.take_socket(self.user.pk):
             await self.close_with(CLOSE_TOO_MANY_CONNECTIONS)
             return
         self.holds_slot = True
-        self.groups_joined = [user_group(self.user.username)]
-        if self.user.role == Role.ADMIN:
-            self.groups_joined.append(ADMINS_GROUP)
+        groups = [user_group(self.user.username)]
+        if self.user.is_support_admin:
+            groups.append(ADMINS_GROUP)
         catch_up.watch()
-        # Events that arrive between joining the groups and `hello` wait
-        # here: `hello` is always the first frame.
-        self.held_events = []
         try:
-            for group in self.groups_joined:
-                await hub.join(group, self)
-            still_valid = await self.token_still_valid()
+            await self.join_hub(groups)
+            still_valid = await still_valid_after_joining(self.scope)
         except Exception:
             logger.exception("cannot open a chat session for %s", self.user.username)
             await self.close_with(CLOSE_SERVICE_UNAVAILABLE)
@@ -152,23 +103,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.token.expires_at.timestamp(), self.warn_expiry, self.expire
         )
         self.clock.start()
-        held, self.held_events = self.held_events, None
-        for event in held:
-            await self.hub_event(event)
-
-    async def token_still_valid(self) -> bool:
-        # A revocation published between the middleware's check and our
-        # joining the user's group would never reach this socket. In one
-        # process alone every revocation is published here, so an unchanged
-        # mark proves none was; with other processes (a relaying layer) the
-        # token is checked once more now that any later one will reach us.
-        if not hub.relays() and revocation_mark() == self.scope["revocation_mark"]:
-            return True
-        try:
-            await db_read(tokens.reverify, self.token)
-        except tokens.InvalidToken:
-            return False
-        return True
+        await self.hub_ready()
 
     async def disconnect(self, code):
         await self.release()
@@ -180,18 +115,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.counted_open:
             self.counted_open = False
             metrics.OPEN_SOCKETS.dec()
-        groups, self.groups_joined = self.groups_joined, []
-        try:
-            for group in groups:
-                await hub.leave(group, self)
-        except Exception:
-            # Redis is down: its group entries expire by themselves, and
-            # sends to this dead channel only fill a capped queue.
-            logger.exception("could not leave the groups of %s", self.user.username)
+        await super().release()
         catch_up.stop_when_idle()
         if self.holds_slot:
             self.holds_slot = False
-            await limits.give_socket(self.user.pk)
+            await limits.limits.give_socket(self.user.pk)
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data is None:
@@ -232,7 +160,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             )
 
     async def on_send(self, frame):
-        if not await limits.allow(limits_module.SEND, self.user.pk):
+        if not await limits.limits.allow(limits.SEND, self.user.pk):
             raise ChatError(
                 "rate_limited", _("Too many messages; slow down and send again.")
             )
@@ -248,7 +176,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_resume(self, frame):
         after = frames.require_id(frame, "after")
-        if not await limits.allow(limits_module.RESUME, self.user.pk):
+        if not await limits.limits.allow(limits.RESUME, self.user.pk):
             raise ChatError(
                 "rate_limited", _("Too many resumes; wait a moment and resume again.")
             )
@@ -264,7 +192,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_read(self, frame):
         up_to = frames.require_id(frame, "up_to")
-        if not await limits.allow(limits_module.SIGNALS, self.user.pk):
+        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
             return  # PROTOCOL.md 3.2: dropped without a word
         await db_call(
             services.thread_mark_read,
@@ -281,24 +209,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def expire(self):
         await self.close_with(CLOSE_SESSION_EXPIRED)
 
-    async def hub_event(self, event):
-        """An event for one of our groups, from this process or another (chat.hub)."""
-        if self.held_events is not None:
-            self.held_events.append(event)
+    async def chat_message(self, event):
+        """Stored messages for this socket: the hot path, straight to the server,
+        each message encoded once for all sockets."""
+        if self.closing_code is not None:
             return
-        if event["type"] == services.CHAT_MESSAGE_EVENT:
-            # The hot path: straight to the server, each message encoded once
-            # for all sockets.
-            if self.closing_code is not None:
-                return
-            texts = event["texts"]
-            if self.coalesce and len(texts) > 1:
-                texts = _joined_frames(texts)
-            for text in texts:
-                await self.base_send({"type": "websocket.send", "text": text})
-        elif event["type"] == SESSION_REVOKE_EVENT and revocation_applies(
-            event, self.token
-        ):
+        texts = event["texts"]
+        if self.coalesce and len(texts) > 1:
+            texts = frames.joined_texts(event)
+        for text in texts:
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    async def session_revoke(self, event):
+        """Sessions ended (chat.sessions): close if this socket's token is one."""
+        if revocation_applies(event, self.token):
             await self.close_with(CLOSE_SESSION_REVOKED)
 
     async def send(self, text_data=None, bytes_data=None, close=False):

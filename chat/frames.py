@@ -142,6 +142,15 @@ def messages_frames(wires: list[str]) -> list[str]:
     return joined
 
 
+def joined_texts(event: dict[str, Any]) -> list[str]:
+    """A ``chat.message`` event's texts joined for coalescing sockets, joined once
+    per delivered event and kept in it for the group's other sockets."""
+    joined = event.get("joined")
+    if joined is None:
+        joined = event["joined"] = messages_frames(event["texts"])
+    return joined
+
+
 def _joined(chunk: list[str]) -> str:
     if len(chunk) == 1:
         return chunk[0]

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Role, User
+from accounts.models import User
 from chat.frames import MAX_RESUME_MESSAGES, message_frame, message_frame_of
 from chat.models import Message, ReadState, Thread
 from chatproject.isotime import iso_utc
@@ -112,7 +112,7 @@ def messages_visible_after(
 
     Admins see every thread; users their own.
     """
-    thread_id = None if viewer.role == Role.ADMIN else viewer.pk
+    thread_id = None if viewer.is_support_admin else viewer.pk
     return _page(thread_id=thread_id, before=None, after=after, limit=limit)
 
 

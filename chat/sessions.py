@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import SessionEnd
-from accounts.tokens import VerifiedToken
+from accounts.tokens import InvalidToken, VerifiedToken, reverify
 from chat.dbthread import db_read
 from chat.groups import user_group
 from chat.hub import hub
@@ -109,8 +109,31 @@ _revocations_published = 0
 
 
 def revocation_mark() -> int:
-    """A mark to compare later: has this process published a revocation since?"""
+    """A mark to compare later: has this process published a revocation since?
+
+    The handshake takes it before checking the token (chat.middleware), and
+    :func:`still_valid_after_joining` compares it once the socket is in its
+    groups.
+    """
     return _revocations_published
+
+
+async def still_valid_after_joining(scope) -> bool:
+    """Whether the socket's token is still good now that it is in its groups.
+
+    A revocation published between the handshake's check and the joining
+    would never reach the socket. In one process alone every revocation is
+    published here, so an unchanged mark proves none was; with other
+    processes (a relaying layer) the token is checked once more, now that
+    any later revocation will reach the socket.
+    """
+    if not hub.relays() and revocation_mark() == scope["revocation_mark"]:
+        return True
+    try:
+        await db_read(reverify, scope["token"])
+    except InvalidToken:
+        return False
+    return True
 
 
 def _publish_revocation(username: str, event: dict[str, Any]) -> None:

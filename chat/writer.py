@@ -1,5 +1,5 @@
 """Batched storage: every post that arrives while a batch is being stored goes
-into the next batch, stored in one transaction and then fanned out once.
+into the next batch, stored in one transaction and then published once.
 
 Under light load a batch holds one message and nothing waits; under heavy
 load the per-message cost of the transaction, the fan-out and (for
@@ -12,40 +12,33 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from chat.dbthread import db_call
-from chat.loopdb import UseDatabaseThread
-
 MAX_BATCH = 500
 
 
 class BatchWriter:
     """Stores batches of items one at a time and hands each item its outcome.
 
-    ``store_batch(items) -> outcomes`` runs on the database thread.
-    ``store_on_loop``, when given, is tried first on the event loop's own
-    thread and raises :class:`UseDatabaseThread` when it cannot run there.
-    ``after_store(outcomes) -> outcomes``, when given, runs once per stored
-    batch before any caller resumes (the fan-out). ``spacing`` is the
-    shortest time, in seconds, from one batch's start to the next one's.
+    ``store(items) -> outcomes`` stores one batch (one outcome per item, in
+    order); ``publish(outcomes)`` runs once per stored batch before any
+    caller resumes. ``spacing`` is the shortest time, in seconds, from one
+    batch's start to the next one's.
 
     An outcome that is an exception is raised to that item's caller alone;
     an exception from the whole batch (the database is down) to every
-    caller in it.
+    caller in it, and nothing is published.
     """
 
     def __init__(
         self,
-        store_batch: Callable[[list], list],
         *,
-        store_on_loop: Callable[[list], list] | None = None,
-        after_store: Callable[[list], Awaitable[list]] | None = None,
+        store: Callable[[list], Awaitable[list]],
+        publish: Callable[[list], Awaitable[None]],
         spacing: float = 0.0,
     ):
         self.spacing = spacing
+        self._store = store
+        self._publish = publish
         self._last_started = float("-inf")
-        self._store_batch = store_batch
-        self._store_on_loop = store_on_loop
-        self._after_store = after_store
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
@@ -81,22 +74,12 @@ class BatchWriter:
                 await asyncio.sleep(wait)
             self._last_started = loop.time()
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            items = [item for item, _ in batch]
             try:
-                outcomes = await self._store(items)
+                outcomes = await self._store([item for item, _ in batch])
             except Exception as err:  # noqa: BLE001 (handed to every caller)
                 outcomes = [err] * len(batch)
             else:
-                if self._after_store is not None:
-                    outcomes = await self._after_store(outcomes)
+                await self._publish(outcomes)
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
-
-    async def _store(self, items: list) -> list:
-        if self._store_on_loop is not None:
-            try:
-                return self._store_on_loop(items)
-            except UseDatabaseThread:
-                pass
-        return await db_call(self._store_batch, items)

@@ -196,14 +196,14 @@ async def test_hello_comes_first_even_when_a_message_arrives_during_the_handshak
     """A message published while a socket re-checks its token waits for `hello`."""
     from chat import consumers, services
 
-    real_check = consumers.ChatConsumer.token_still_valid
+    real_check = consumers.still_valid_after_joining
 
-    async def slow_check(self):
-        if self.user == admin_user:
+    async def slow_check(scope):
+        if scope["user"] == admin_user:
             await services.amessage_post(sender=user, text="mientras tanto")
-        return await real_check(self)
+        return await real_check(scope)
 
-    monkeypatch.setattr(consumers.ChatConsumer, "token_still_valid", slow_check)
+    monkeypatch.setattr(consumers, "still_valid_after_joining", slow_check)
     communicator = WebsocketCommunicator(
         application,
         "/ws/chat/",

@@ -9,7 +9,7 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from django.db import OperationalError, connection
 
-from chat import loopdb, services
+from chat import loopdb, services, store
 from chat.frames import ChatError
 from chat.models import Message, Thread
 from chat.writer import BatchWriter
@@ -28,14 +28,13 @@ async def test_concurrent_posts_are_stored_in_batches_with_their_own_outcomes(
     user, admin_user, monkeypatch
 ):
     batch_sizes = []
-    writer = services.message_writer
-    real_store = writer._store_on_loop
+    real_store = store.messages_store_on_loop
 
     def counting_store(drafts):
         batch_sizes.append(len(drafts))
         return real_store(drafts)
 
-    monkeypatch.setattr(writer, "_store_on_loop", counting_store)
+    monkeypatch.setattr(store, "messages_store_on_loop", counting_store)
 
     async def post(n):
         to = "nadie" if n == 17 else "ana"
@@ -60,10 +59,11 @@ async def test_concurrent_posts_are_stored_in_batches_with_their_own_outcomes(
 
 
 async def test_a_failed_batch_fails_every_post_in_it(user, monkeypatch):
-    def database_gone(drafts):
+    async def database_gone(drafts):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "message_writer", BatchWriter(database_gone))
+    writer = BatchWriter(store=database_gone, publish=services.publish_batch)
+    monkeypatch.setattr(services, "message_writer", writer)
     with pytest.raises(OperationalError):
         await services.amessage_post(sender=user, text="hola")
     assert not await database_sync_to_async(Message.objects.exists)()
@@ -75,20 +75,20 @@ async def test_sqlite_writes_happen_on_the_loop_and_wait_on_the_database_thread(
     """Stored on the loop's thread when the write lock is free; when another
     connection holds it, the batch waits on the database thread instead of
     blocking the loop."""
-    writer = services.message_writer
     stored_on = []
+    real_on_loop, real_on_thread = store.messages_store_on_loop, store.messages_store
 
     def on_loop(drafts):
-        outcomes = services.messages_store_on_loop(drafts)
+        outcomes = real_on_loop(drafts)
         stored_on.append("loop")
         return outcomes
 
     def on_thread(drafts):
         stored_on.append("thread")
-        return services.messages_store(drafts)
+        return real_on_thread(drafts)
 
-    monkeypatch.setattr(writer, "_store_on_loop", on_loop)
-    monkeypatch.setattr(writer, "_store_batch", on_thread)
+    monkeypatch.setattr(store, "messages_store_on_loop", on_loop)
+    monkeypatch.setattr(store, "messages_store", on_thread)
 
     await services.amessage_post(sender=user, text="sin esperas")
     assert stored_on == ["loop"]

@@ -132,7 +132,7 @@ def test_marking_an_unknown_thread_is_refused(admin_user):
 def test_the_fast_sqlite_instant_is_what_django_would_store(moment):
     from django.db import connections
 
-    from chat.services import _sqlite_instant
+    from chat.store import _sqlite_instant
 
     django_way = connections["default"].ops.adapt_datetimefield_value(moment)
     assert _sqlite_instant(moment) == django_way
