@@ -85,6 +85,8 @@ INSTALLED_APPS = [
 # `check --deploy` finds them only by their exact paths, and its checks of
 # their settings are worth a few hops.
 MIDDLEWARE = [
+    # /healthz answered first, from the process alone (no database slot).
+    "chatproject.health.LivenessMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outermost after security headers, so every HTML answer gets the policy.
     "chatproject.csp.ContentSecurityPolicyMiddleware",

@@ -12,6 +12,8 @@ urlpatterns = [
     path("register", account_views.register_page, name="register"),
     path("logout", account_views.logout_page, name="logout"),
     path("admin/", admin.site.urls),
+    # Answered by chatproject.health.LivenessMiddleware before the middleware
+    # that could make it wait; the route keeps the URL reversible.
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
