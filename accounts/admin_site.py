@@ -38,6 +38,6 @@ class ChatAdminSite(AdminSite):
         )
 
     def logout(self, request, extra_context=None):
-        from accounts.views import logout_page
+        from accounts.pages import logout_page
 
         return logout_page(request)

@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from accounts import views as account_views
+from accounts import pages
 from chat.metrics import metrics_view
 from chatproject import health
 
 urlpatterns = [
-    path("", account_views.home_page, name="home"),
-    path("login", account_views.login_page, name="login"),
-    path("register", account_views.register_page, name="register"),
-    path("logout", account_views.logout_page, name="logout"),
+    path("", pages.home_page, name="home"),
+    path("login", pages.login_page, name="login"),
+    path("register", pages.register_page, name="register"),
+    path("logout", pages.logout_page, name="logout"),
     path("admin/", admin.site.urls),
     # Answered by chatproject.health.LivenessMiddleware before the middleware
     # that could make it wait; the route keeps the URL reversible.
