@@ -10,19 +10,19 @@ The classes here are Django's (and ours), unchanged except that their hooks
 are called directly on the event loop, as they are under WSGI. That is safe
 because none of them does I/O, with two exceptions handled below: saving a
 modified session, and storing queued flash messages (which may write the
-session), still run in a worker thread. Settings that would make a hook do
-I/O (``CSRF_USE_SESSIONS``) send it to the worker thread as well.
+session), still run in a worker thread.
+
+Only the classes ``MIDDLEWARE`` names are here. Security, CSRF and
+X-Frame-Options stay Django's own classes (``check --deploy`` finds them
+only by their exact paths).
 """
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
-from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.locale import LocaleMiddleware
-from django.middleware.security import SecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -56,10 +56,6 @@ class OnTheLoop(MiddlewareMixin):
         return response
 
 
-class LoopSecurityMiddleware(OnTheLoop, SecurityMiddleware):
-    pass
-
-
 class LoopSessionMiddleware(OnTheLoop, SessionMiddleware):
     def response_needs_thread(self, request, response) -> bool:
         # Saving writes the session store. Reading ``accessed``/``modified``
@@ -78,38 +74,11 @@ class LoopCommonMiddleware(OnTheLoop, CommonMiddleware):
     pass
 
 
-class LoopCsrfViewMiddleware(OnTheLoop, CsrfViewMiddleware):
-    """CSRF with its secret in a cookie: checking it is reading headers and form
-    fields the server has already received."""
-
-    def __init__(self, get_response):
-        super().__init__(get_response)
-        # Django calls ``process_view`` through sync_to_async in async mode
-        # unless it is a coroutine function.
-        if self.async_mode and not settings.CSRF_USE_SESSIONS:
-            self.process_view = self._process_view_on_loop
-
-    async def _process_view_on_loop(self, request, callback, callback_args, kwargs):
-        return CsrfViewMiddleware.process_view(
-            self, request, callback, callback_args, kwargs
-        )
-
-    def request_needs_thread(self, request) -> bool:
-        return settings.CSRF_USE_SESSIONS
-
-    def response_needs_thread(self, request, response) -> bool:
-        return settings.CSRF_USE_SESSIONS
-
-
 class LoopMessageMiddleware(OnTheLoop, MessageMiddleware):
     def response_needs_thread(self, request, response) -> bool:
         # Storing messages may spill into the session, which loads it.
         storage = getattr(request, "_messages", None)
         return storage is not None and (storage.used or storage.added_new)
-
-
-class LoopXFrameOptionsMiddleware(OnTheLoop, XFrameOptionsMiddleware):
-    pass
 
 
 class LoopWhiteNoiseMiddleware(WhiteNoiseMiddleware):
