@@ -216,10 +216,3 @@ def require_id(frame: dict[str, Any], field: str) -> int:
             % {"field": field, "max": MAX_ID}
         )
     return value
-
-
-def require_str(frame: dict[str, Any], field: str) -> str:
-    value = frame.get(field)
-    if not isinstance(value, str):
-        raise BadFrame(_("'%(field)s' must be a string.") % {"field": field})
-    return value

@@ -24,13 +24,14 @@ MAX_PAGE_SIZE = 200
 # ORM query and a model instance per row (plus two related users) cost
 # several times more CPU than SQLite spent answering it. The plans are the
 # same index range scans (tests/integration/test_history_api.py checks them).
-# The table names are the models' (tests check they still are).
+# Table names come from the models, as everywhere else.
+_MESSAGES, _USERS = Message._meta.db_table, User._meta.db_table
 _MESSAGE_ROWS = (
-    "SELECT m.id, t.username, s.username, m.sender_name, m.sender_role,"
+    "SELECT m.id, t.username, s.username, m.sender_name, m.sender_role,"  # noqa: S608 (names from the models)
     " m.text, m.created_at, m.client_id"
-    " FROM chat_message m"
-    " JOIN accounts_user t ON t.id = m.thread_id"
-    " JOIN accounts_user s ON s.id = m.sender_id"
+    f" FROM {_MESSAGES} m"
+    f" JOIN {_USERS} t ON t.id = m.thread_id"
+    f" JOIN {_USERS} s ON s.id = m.sender_id"
 )
 
 
@@ -100,7 +101,10 @@ def thread_history(
 def user_id_of(username: str) -> int | None:
     """The id of the user named exactly ``username``, or None."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM accounts_user WHERE username = %s", [username])
+        cursor.execute(
+            f"SELECT id FROM {_USERS} WHERE username = %s",  # noqa: S608 (names from the models)
+            [username],
+        )
         row = cursor.fetchone()
     return row[0] if row else None
 
