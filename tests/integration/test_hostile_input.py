@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import jwt
 import pytest
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -17,13 +16,11 @@ from hypothesis import strategies as st
 
 from accounts.models import Role
 from chat.models import Message
-from chatproject.asgi import application
 from tests.conftest import cookie_with_token, token_for
+from tests.integration.ws_helpers import communicator_for, open_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = (b"origin", b"http://localhost")
-HOST = (b"host", b"localhost")
 REJECTION_CODES = {4001, 4002, 4003}
 # Answered by one error frame carrying this client_id: once it arrives, every
 # answer to the frames sent before it has arrived too. Unlike a `resume`, it
@@ -34,8 +31,7 @@ SENTINEL = json.dumps({"type": "sentinel", "client_id": SENTINEL_ID})
 
 async def handshake(cookie: bytes | None) -> list[dict]:
     """Connect with ``cookie`` and return what the server sent before closing."""
-    headers = [ORIGIN, HOST] + ([(b"cookie", cookie)] if cookie is not None else [])
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    communicator = communicator_for(cookie=cookie)
     try:
         connected, _ = await communicator.connect(timeout=5)
         assert connected
@@ -230,15 +226,7 @@ async def test_random_frames_never_break_the_socket_or_store_junk(
         if role == Role.USER
         else await database_sync_to_async(make_user)("soporte", role=Role.ADMIN)
     )
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            ORIGIN,
-            HOST,
-            (b"cookie", cookie_with_token(token_for(sender)).encode()),
-        ],
-    )
+    communicator = communicator_for(sender)
     try:
         connected, _ = await communicator.connect(timeout=5)
         assert connected
@@ -292,24 +280,8 @@ def _cleanup():
     User.objects.all().delete()
 
 
-async def signed_in_socket(user) -> WebsocketCommunicator:
-    """A connected socket of ``user`` whose `hello` has been read."""
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            ORIGIN,
-            HOST,
-            (b"cookie", cookie_with_token(token_for(user)).encode()),
-        ],
-    )
-    await communicator.connect(timeout=10)
-    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
-    return communicator
-
-
 async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
-    communicator = await signed_in_socket(user)
+    communicator, _ = await open_chat(user)
     try:
         await communicator.send_to(text_data="[" * 30_000 + "]" * 30_000)
         error = await communicator.receive_json_from(timeout=5)
@@ -322,7 +294,7 @@ async def test_a_deeply_nested_frame_is_bad_json_and_the_socket_lives_on(user):
 
 
 async def test_a_huge_frame_closes_with_4009(user):
-    communicator = await signed_in_socket(user)
+    communicator, _ = await open_chat(user)
     try:
         payload = json.dumps({"type": "send", "text": [[0] * 100] * 300}) * 3
         await communicator.send_to(text_data=payload)

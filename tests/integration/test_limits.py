@@ -11,16 +11,13 @@ import time
 import pytest
 import redis
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from chat import limits as limits_module
 from chat.frames import CLOSE_TOO_MANY_CONNECTIONS
 from chat.limits import RESUME, SEND, SIGNALS, LocalRates, limits
 from chat.models import Message, ReadState
-from chatproject.asgi import application
-from tests.conftest import cookie_with_token, token_for
-from tests.integration.ws_helpers import open_chat
+from tests.integration.ws_helpers import communicator_for, open_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,22 +52,9 @@ async def open_many(user, count: int, opened: list) -> list:
     return sockets
 
 
-def signed_in_communicator(user) -> WebsocketCommunicator:
-    """A socket of ``user`` from the site's own page, not yet connected."""
-    return WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(token_for(user)).encode()),
-        ],
-    )
-
-
 async def refused_with_too_many(user, opened: list) -> bool:
     """One more socket of ``user``: True if it got the closing frame, then 4008."""
-    chat = signed_in_communicator(user)
+    chat = communicator_for(user)
     opened.append(chat)
     connected, _ = await chat.connect(timeout=10)
     assert connected, "the refusal is a close after accept, with the closing frame"
@@ -112,7 +96,7 @@ async def test_the_eleventh_socket_of_a_user_gets_the_closing_frame_then_4008(
 async def test_fifteen_simultaneous_handshakes_of_a_user_open_exactly_ten(
     user, channel_layer_settings, opened
 ):
-    sockets = [signed_in_communicator(user) for _ in range(15)]
+    sockets = [communicator_for(user) for _ in range(15)]
     opened.extend(sockets)
     await asyncio.gather(*(chat.connect(timeout=10) for chat in sockets))
     first = await asyncio.gather(*(c.receive_json_from(timeout=10) for c in sockets))

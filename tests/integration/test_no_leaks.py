@@ -5,12 +5,10 @@ import asyncio
 
 import pytest
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 
-from accounts import tokens
 from chat.hub import hub
-from chatproject.asgi import application
-from tests.conftest import cookie_with_token
+from tests.conftest import token_for
+from tests.integration.ws_helpers import communicator_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -33,24 +31,15 @@ async def test_ten_thousand_expiring_sockets_leave_nothing_behind(
     loop = asyncio.get_running_loop()
     layer = get_channel_layer()
 
-    def headers_for(who):
-        return [
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(tokens.issue(who).token).encode()),
-        ]
-
     tasks_before = len(asyncio.all_tasks())
     timers_before = len(live_timers(loop))
 
     for n in range(CYCLES):
         if n % 500 == 0:
             # Fresh tokens now and then: the run outlasts one token's lifetime.
-            headers_of = {who: headers_for(who) for who in (user, admin_user)}
+            token_of = {who: token_for(who) for who in (user, admin_user)}
         who = admin_user if n % 2 else user
-        communicator = WebsocketCommunicator(
-            application, "/ws/chat/", headers=headers_of[who]
-        )
+        communicator = communicator_for(token=token_of[who])
         connected, _ = await communicator.connect(timeout=5)
         assert connected
         assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"

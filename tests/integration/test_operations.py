@@ -8,18 +8,11 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
-from channels.testing import WebsocketCommunicator
 
 from chat.models import Message
-from chatproject.asgi import application
 from chatproject.logformat import JsonFormatter
-from tests.conftest import (
-    cookie_with_token,
-    free_port,
-    layer_config,
-    start_redis_server,
-    token_for,
-)
+from tests.conftest import free_port, layer_config, start_redis_server, token_for
+from tests.integration.ws_helpers import open_chat
 
 pytestmark = pytest.mark.django_db
 
@@ -72,22 +65,6 @@ def test_log_lines_are_one_json_object_each():
     }
 
 
-async def open_chat(user) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(token_for(user)).encode()),
-        ],
-    )
-    connected, _ = await communicator.connect(timeout=5)
-    assert connected
-    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
-    return communicator
-
-
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
@@ -97,7 +74,7 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
     process = await asyncio.to_thread(start_redis_server, port)
     settings.CHANNEL_LAYERS = layer_config("redis", f"redis://127.0.0.1:{port}/0")
     channel_layers.backends.clear()
-    ana, support = await open_chat(user), await open_chat(admin_user)
+    (ana, _), (support, _) = await open_chat(user), await open_chat(admin_user)
     try:
         await ana.send_json_to({"type": "send", "text": "antes", "client_id": "b"})
         assert (await ana.receive_json_from(timeout=5))["client_id"] == "b"

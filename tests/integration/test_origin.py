@@ -5,11 +5,9 @@ socket; anything else is refused before accept (HTTP 403 on a real server).
 """
 
 import pytest
-from channels.testing import WebsocketCommunicator
 
 from chat.origin import origin_allowed
-from chatproject.asgi import application
-from tests.conftest import cookie_with_token, token_for
+from tests.integration.ws_helpers import communicator_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,11 +17,7 @@ async def handshake(
 ) -> bool:
     """Open a signed-in socket; True when it got `hello`, False when refused
     before accept."""
-    headers = [(b"host", host.encode())]
-    if origin is not None:
-        headers.append((b"origin", origin.encode()))
-    headers.append((b"cookie", cookie_with_token(token_for(user)).encode()))
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    communicator = communicator_for(user, headers={"host": host, "origin": origin})
     # Set before the application first runs (at the first await below).
     communicator.scope["scheme"] = scheme
     try:

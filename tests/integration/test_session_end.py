@@ -9,8 +9,9 @@ from django.test import Client
 
 from accounts import tokens
 from accounts.models import Role
-from chatproject.asgi import application
-from tests.conftest import PASSWORD, cookie_with_token
+from tests.conftest import PASSWORD
+from tests.integration import ws_helpers
+from tests.integration.ws_helpers import communicator_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,18 +19,8 @@ CLOSE_WITHIN_SECONDS = 2
 
 
 async def open_chat(token: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(token).encode()),
-        ],
-    )
-    connected, _ = await communicator.connect(timeout=10)
-    assert connected
-    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
+    """A connected socket signed in with ``token``, its `hello` read."""
+    communicator, _ = await ws_helpers.open_chat(token=token)
     return communicator
 
 
@@ -109,15 +100,7 @@ async def test_logout_through_the_api_closes_the_socket_and_refuses_the_token(
     finally:
         await chat.disconnect()
 
-    again = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(token).encode()),
-        ],
-    )
+    again = communicator_for(token=token)
     try:
         await again.connect(timeout=10)
         closing = await again.receive_json_from(timeout=10)
@@ -204,15 +187,7 @@ async def test_hello_comes_first_even_when_a_message_arrives_during_the_handshak
         return await real_check(scope)
 
     monkeypatch.setattr(consumers, "still_valid_after_joining", slow_check)
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(tokens.issue(admin_user).token).encode()),
-        ],
-    )
+    communicator = communicator_for(token=tokens.issue(admin_user).token)
     try:
         connected, _ = await communicator.connect(timeout=10)
         assert connected
@@ -240,15 +215,7 @@ async def test_a_revocation_between_the_token_check_and_the_group_join_closes_it
         return verified
 
     monkeypatch.setattr(middleware, "db_read", check_then_revoke)
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(verified_token.token).encode()),
-        ],
-    )
+    communicator = communicator_for(token=verified_token.token)
     try:
         connected, _ = await communicator.connect(timeout=10)
         assert connected

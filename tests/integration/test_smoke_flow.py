@@ -3,10 +3,9 @@
 import json
 
 import pytest
-from channels.testing import WebsocketCommunicator
 
-from chatproject.asgi import application
-from tests.conftest import PASSWORD, cookie_with_token, token_for
+from tests.conftest import PASSWORD
+from tests.integration.ws_helpers import communicator_for
 
 
 def test_login_then_me_answers_who_is_signed_in(client, user):
@@ -29,18 +28,7 @@ def test_login_then_me_answers_who_is_signed_in(client, user):
 async def test_a_user_message_is_echoed_and_reaches_the_admin(
     user, admin_user, channel_layer_settings
 ):
-    def connect(u):
-        return WebsocketCommunicator(
-            application,
-            "/ws/chat/",
-            headers=[
-                (b"origin", b"http://localhost"),
-                (b"host", b"localhost"),
-                (b"cookie", cookie_with_token(token_for(u)).encode()),
-            ],
-        )
-
-    ana, admin = connect(user), connect(admin_user)
+    ana, admin = communicator_for(user), communicator_for(admin_user)
     try:
         assert (await ana.connect(timeout=10))[0]
         assert (await admin.connect(timeout=10))[0]

@@ -5,26 +5,16 @@ import asyncio
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from chatproject.asgi import application
-from tests.conftest import cookie_with_token, token_for
+from tests.integration import ws_helpers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def open_chat(user, language: bytes) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"accept-language", language),
-            (b"cookie", cookie_with_token(token_for(user)).encode()),
-        ],
+    """A connected socket of ``user`` from a page in ``language``, `hello` read."""
+    communicator, _ = await ws_helpers.open_chat(
+        user, headers={"accept-language": language}
     )
-    connected, _ = await communicator.connect(timeout=10)
-    assert connected
-    assert (await communicator.receive_json_from(timeout=10))["type"] == "hello"
     return communicator
 
 

@@ -3,10 +3,8 @@
 import logging
 
 import pytest
-from channels.testing import WebsocketCommunicator
 
-from chatproject.asgi import application
-from tests.conftest import cookie_with_token, token_for
+from tests.integration.ws_helpers import communicator_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,15 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def test_a_signed_in_socket_to_an_unknown_path_gets_one_closing_frame_then_4404(
     user, caplog, path
 ):
-    communicator = WebsocketCommunicator(
-        application,
-        path,
-        headers=[
-            (b"origin", b"http://localhost"),
-            (b"host", b"localhost"),
-            (b"cookie", cookie_with_token(token_for(user)).encode()),
-        ],
-    )
+    communicator = communicator_for(user, path=path)
     try:
         with caplog.at_level(logging.INFO):
             connected, _ = await communicator.connect(timeout=10)
