@@ -124,6 +124,15 @@ def layer_config(kind: str, redis_url: str | None) -> dict:
     return channel_layers_setting(redis_url if kind == "redis" else None)
 
 
+@pytest.fixture
+def memory_layer(settings) -> Iterator[None]:
+    """The in-memory channel layer, a fresh instance for this test."""
+    settings.CHANNEL_LAYERS = layer_config("memory", None)
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(params=["memory", "redis"])
 def layer_kind(request) -> str:
     """Runs a test once on the in-memory layer and once on a real Redis."""

@@ -7,21 +7,16 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 
 from chat import frames, services
-from tests.conftest import layer_config
 from tests.integration.ws_helpers import open_chat
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("memory_layer"),
+]
 
 USERS = 12
-
-
-@pytest.fixture(autouse=True)
-def memory_layer(settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -26,9 +26,8 @@ async def settle():
     await asyncio.sleep(0.3)
 
 
-async def test_local_members_get_each_event_once(settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
+@pytest.mark.usefixtures("memory_layer")
+async def test_local_members_get_each_event_once():
     hub, sender, other, elsewhere = Hub(), Socket(), Socket(), Socket()
     await hub.join("admins", sender)
     await hub.join("admins", other)
@@ -39,9 +38,8 @@ async def test_local_members_get_each_event_once(settings):
     assert elsewhere.events == []
 
 
-async def test_a_broken_socket_does_not_cost_the_others_their_event(settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
+@pytest.mark.usefixtures("memory_layer")
+async def test_a_broken_socket_does_not_cost_the_others_their_event():
     hub, healthy = Hub(), Socket()
     await hub.join("admins", Broken())
     await hub.join("admins", healthy)
@@ -49,9 +47,8 @@ async def test_a_broken_socket_does_not_cost_the_others_their_event(settings):
     assert len(healthy.events) == 1
 
 
-async def test_leaving_the_last_member_forgets_the_group(settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
+@pytest.mark.usefixtures("memory_layer")
+async def test_leaving_the_last_member_forgets_the_group():
     hub, socket = Hub(), Socket()
     await hub.join("user_ana", socket)
     await hub.leave("user_ana", socket)

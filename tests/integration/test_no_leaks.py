@@ -21,11 +21,8 @@ def live_timers(loop) -> list[asyncio.TimerHandle]:
 
 
 async def test_ten_thousand_expiring_sockets_leave_nothing_behind(
-    user, admin_user, settings
+    user, admin_user, settings, memory_layer
 ):
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
-    }
     # Shorter than the warning period: every socket arms both of its timers.
     settings.JWT_LIFETIME_SECONDS = 30
     loop = asyncio.get_running_loop()

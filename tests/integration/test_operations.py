@@ -21,9 +21,7 @@ def test_healthz_answers_while_the_process_lives(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_is_200_when_database_and_layer_answer(client, settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
+def test_readyz_is_200_when_database_and_layer_answer(client, memory_layer):
     assert client.get("/readyz").status_code == 200
 
 

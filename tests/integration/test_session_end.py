@@ -227,16 +227,10 @@ async def test_a_revocation_between_the_token_check_and_the_group_join_closes_it
 
 
 async def test_a_quiet_handshake_in_one_process_checks_the_token_once(
-    user, settings, monkeypatch
+    user, memory_layer, monkeypatch
 ):
     """Without a relaying layer and with no revocation meanwhile, the second
     look proves nothing and is skipped."""
-    from channels.layers import channel_layers
-
-    from tests.conftest import layer_config
-
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
     checks = []
     real_verify = tokens.verify
 

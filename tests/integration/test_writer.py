@@ -6,22 +6,17 @@ import threading
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import channel_layers
 from django.db import OperationalError, connection
 
 from chat import loopdb, services, store
 from chat.frames import ChatError
 from chat.models import Message, Thread
 from chat.writer import BatchWriter
-from tests.conftest import layer_config
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def memory_layer(settings):
-    settings.CHANNEL_LAYERS = layer_config("memory", None)
-    channel_layers.backends.clear()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("memory_layer"),
+]
 
 
 async def test_concurrent_posts_are_stored_in_batches_with_their_own_outcomes(
