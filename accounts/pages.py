@@ -37,6 +37,7 @@ def next_url(request: HttpRequest) -> str:
 
 @require_http_methods(["GET", "POST"])
 def login_page(request):
+    """The login form; signed-in visitors go straight on to ``next``."""
     if request.method == "GET":
         if authenticate_request(request) is not None:
             return HttpResponseRedirect(next_url(request))
@@ -56,6 +57,7 @@ def login_page(request):
 
 @require_http_methods(["GET", "POST"])
 def register_page(request):
+    """The sign-up form; the new user is signed in and sent to the chat."""
     form = RegistrationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not registration_allowed(request):
         form.is_valid()
@@ -75,6 +77,7 @@ def register_page(request):
 
 @require_POST
 def logout_page(request):
+    """Sign out this token and go back to the login page."""
     verified = authenticate_request(request)
     if verified is not None:
         tokens.revoke(verified)
@@ -84,4 +87,5 @@ def logout_page(request):
 
 
 def home_page(request):
+    """The home page."""
     return render(request, "home.html")

@@ -82,6 +82,7 @@ def csrf(request):
 
 @require_POST
 def api_login(request):
+    """POST /api/auth/login: sign in; 401 for wrong credentials, 429 when locked."""
     try:
         form = LoginForm(read_json(request))
     except BadJson as err:
@@ -104,6 +105,7 @@ def api_login(request):
 
 @require_POST
 def api_register(request):
+    """POST /api/auth/register: a new account (always a user), signed in at once."""
     if not registration_allowed(request):
         response = api_error(429, "too_many_attempts", registration_refusal())
         response["Retry-After"] = str(REGISTRATION_RETRY_AFTER_SECONDS)
@@ -126,12 +128,14 @@ def api_register(request):
 @require_POST
 @token_required
 def api_refresh(request):
+    """POST /api/auth/refresh: a new token for the signed-in user."""
     return signed_in_json(request, request.user)
 
 
 @require_POST
 @token_required
 def api_logout(request):
+    """POST /api/auth/logout: sign out this token; its sockets close 4005."""
     tokens.revoke(authenticate_request(request))
     response = HttpResponse(status=204)
     clear_token_cookie(response)
@@ -141,6 +145,7 @@ def api_logout(request):
 @require_POST
 @token_required
 def api_logout_all(request):
+    """POST /api/auth/logout-all: sign out every token of this user."""
     tokens.revoke_all(request.user)
     response = HttpResponse(status=204)
     clear_token_cookie(response)
@@ -150,6 +155,7 @@ def api_logout_all(request):
 @require_GET
 @token_required
 def api_me(request):
+    """GET /api/me: who is signed in, and until when."""
     verified = authenticate_request(request)
     return JsonResponse(session_body(verified.user, verified.expires_at))
 

@@ -106,6 +106,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         await self.hub_ready()
 
     async def disconnect(self, code):
+        """The client went away."""
         await self.release()
 
     async def release(self):
@@ -122,6 +123,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             await limits.limits.give_socket(self.user.pk)
 
     async def receive(self, text_data=None, bytes_data=None):
+        """A client frame: to ``on_<type>``; every refusal is an ``error`` frame."""
         if text_data is None:
             if len(bytes_data or b"") > frames.MAX_FRAME_BYTES:
                 await self.close_with(CLOSE_FRAME_TOO_LARGE)
@@ -160,6 +162,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             )
 
     async def on_send(self, frame):
+        """``send``: post into a thread (PROTOCOL.md 3.2); the echo is the ack."""
         if not await limits.limits.allow(limits.SEND, self.user.pk):
             raise ChatError(
                 "rate_limited", _("Too many messages; slow down and send again.")
@@ -175,6 +178,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         )
 
     async def on_resume(self, frame):
+        """``resume``: replay what this socket may see after an id, then ``resumed``."""
         after = frames.require_id(frame, "after")
         if not await limits.limits.allow(limits.RESUME, self.user.pk):
             raise ChatError(
@@ -191,6 +195,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         )
 
     async def on_read(self, frame):
+        """``read``: move the caller's read mark forward."""
         up_to = frames.require_id(frame, "up_to")
         if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
             return  # PROTOCOL.md 3.2: dropped without a word
@@ -202,11 +207,13 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         )
 
     async def warn_expiry(self):
+        """The token expires within a minute: ``session.expiring``."""
         await self.send_frame(
             {"type": "session.expiring", "expires_at": iso_utc(self.token.expires_at)}
         )
 
     async def expire(self):
+        """The token expired: close 4004."""
         await self.close_with(CLOSE_SESSION_EXPIRED)
 
     async def chat_message(self, event):

@@ -64,6 +64,7 @@ def _history_page(request, thread_id: int) -> JsonResponse:
 
 @login_required_page
 def support_page(request):
+    """The chat page: a user's conversation with the team, or the team's inbox."""
     return render(request, "chat/support.html")
 
 
@@ -81,6 +82,7 @@ def _my_messages(request):
 
 @require_GET
 async def my_messages(request):
+    """GET /api/messages/mine: a page of the caller's own thread."""
     return await db_read(_my_messages, request)
 
 
@@ -103,12 +105,14 @@ def _thread_messages(request):
 
 @require_GET
 async def thread_messages(request):
+    """GET /api/messages?with=USER: a page of USER's thread (admins)."""
     return await db_read(_thread_messages, request)
 
 
 @require_GET
 @admin_required
 def conversations(request):
+    """GET /api/conversations: the inbox, newest first, with unread counts (admins)."""
     try:
         before = _id_param(request, "before")
         limit = _limit_param(request)
