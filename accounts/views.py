@@ -132,14 +132,19 @@ def api_refresh(request):
     return signed_in_json(request, request.user)
 
 
+def _signed_out() -> HttpResponse:
+    """204 with the cookie cleared: what both sign-outs answer."""
+    response = HttpResponse(status=204)
+    clear_token_cookie(response)
+    return response
+
+
 @require_POST
 @token_required
 def api_logout(request):
     """POST /api/auth/logout: sign out this token; its sockets close 4005."""
     tokens.revoke(authenticate_request(request))
-    response = HttpResponse(status=204)
-    clear_token_cookie(response)
-    return response
+    return _signed_out()
 
 
 @require_POST
@@ -147,9 +152,7 @@ def api_logout(request):
 def api_logout_all(request):
     """POST /api/auth/logout-all: sign out every token of this user."""
     tokens.revoke_all(request.user)
-    response = HttpResponse(status=204)
-    clear_token_cookie(response)
-    return response
+    return _signed_out()
 
 
 @require_GET
