@@ -4,7 +4,6 @@ a real redis-server, and the channel layer under test."""
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from django.test import Client
 from accounts import tokens
 from accounts.models import Role, User
 from chatproject.layers import channel_layers as channel_layers_setting
+from tests.servers import start_server
 
 PASSWORD = "correct horse battery staple"
 # No persistence: a test's Redis starts empty and leaves nothing on disk.
@@ -83,37 +83,28 @@ def client_for():
     return make
 
 
-def start_redis_server(port: int) -> subprocess.Popen:
-    """A real redis-server on loopback ``port``, answering PING when returned."""
+def start_redis_server(port: int, log_path: Path | None = None) -> subprocess.Popen:
+    """A real redis-server on loopback ``port``, listening when returned; its
+    output to ``log_path`` (quoted when it fails to start), or nowhere."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail(
             "redis-server is not installed: run `make test`, which installs it "
             "(scripts/install-system-packages.sh redis-server)."
         )
-    process = subprocess.Popen(
+    return start_server(
         [binary, "--port", str(port), "--bind", "127.0.0.1", *REDIS_EPHEMERAL],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
+        port=port,
+        log_path=log_path,
+        timeout=10,
     )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory) -> Iterator[str]:
     """A real redis-server on a free loopback port, for the whole session."""
     port = free_port()
-    process = start_redis_server(port)
+    process = start_redis_server(port, tmp_path_factory.mktemp("redis") / "redis.log")
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(timeout=10)

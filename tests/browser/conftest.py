@@ -7,10 +7,8 @@ tokens from ``tests.conftest.token_for`` are accepted.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,13 +25,12 @@ from playwright.sync_api import (
 
 from accounts import tokens
 from accounts.models import User
+from tests import servers
 from tests.browser.chat_page import WAIT_MS
 from tests.conftest import free_port, token_for
 from tests.integration.live.conftest import daphne_env as live_daphne_env
+from tests.integration.live.conftest import server_command
 
-DAPHNE = Path(sys.prefix) / "bin" / "daphne"
-START_TIMEOUT_SECONDS = 30
-STOP_TIMEOUT_SECONDS = 10
 ALLOW_ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -90,50 +87,18 @@ class LiveServer:
 
     def start(self) -> None:
         self.starts += 1
-        log_path = self.log_dir / f"daphne-{self.starts}.log"
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    str(DAPHNE),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "chatproject.asgi:application",
-                ],
-                cwd=settings.BASE_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_until_listening(log_path)
-
-    def _wait_until_listening(self, log_path: Path) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"daphne exited with {self.process.returncode} before "
-                    "listening:\n" + log_path.read_text(errors="replace")[-4000:]
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"daphne did not listen on port {self.port}")
-                time.sleep(0.1)
+        self.process = servers.start_server(
+            server_command("daphne", self.port),
+            port=self.port,
+            log_path=self.log_dir / f"daphne-{self.starts}.log",
+            cwd=settings.BASE_DIR,
+            env=self.env,
+        )
 
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        servers.stop_server(self.process)
         self.process = None
 
 

@@ -66,10 +66,10 @@ def test_log_lines_are_one_json_object_each():
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
-    user, admin_user, settings
+    user, admin_user, settings, tmp_path
 ):
     port = free_port()
-    process = await asyncio.to_thread(start_redis_server, port)
+    process = await asyncio.to_thread(start_redis_server, port, tmp_path / "1.log")
     settings.CHANNEL_LAYERS = layer_config("redis", f"redis://127.0.0.1:{port}/0")
     channel_layers.backends.clear()
     (ana, _), (support, _) = await open_chat(user), await open_chat(admin_user)
@@ -89,7 +89,7 @@ async def test_a_redis_outage_loses_no_message_and_delivery_resumes_by_itself(
         # Both sockets are in this process: their delivery never needed Redis.
         assert (await support.receive_json_from(timeout=5))["client_id"] == "d"
 
-        process = await asyncio.to_thread(start_redis_server, port)
+        process = await asyncio.to_thread(start_redis_server, port, tmp_path / "2.log")
         # The sockets rejoin their groups by themselves (back-off up to 2 s).
         deadline = time.monotonic() + 15
         while True:

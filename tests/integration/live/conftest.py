@@ -6,10 +6,7 @@ shared factories in ``django_db(transaction=True)`` tests can sign in to it.
 """
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,12 +19,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.conftest import cookie_with_token, free_port
 from tests.integration.live.wire import ChatSocket
+from tests.servers import running_server
 
 BASE_DIR = Path(settings.BASE_DIR)
 DAPHNE = Path(sys.prefix) / "bin" / "daphne"
 UVICORN = Path(sys.prefix) / "bin" / "uvicorn"
-START_TIMEOUT_SECONDS = 30
-STOP_TIMEOUT_SECONDS = 10
 OPEN_TIMEOUT_SECONDS = 5
 CLOSE_TIMEOUT_SECONDS = 2
 
@@ -74,29 +70,6 @@ def daphne_env(layer: str, url: str | None, **overrides: str) -> dict[str, str]:
     return env
 
 
-def _wait_until_listening(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while True:
-        if process.poll() is not None:
-            pytest.fail(
-                f"daphne exited with {process.returncode} before listening:\n"
-                + log.read_text(errors="replace")[-4000:]
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                process.wait(timeout=STOP_TIMEOUT_SECONDS)
-                pytest.fail(
-                    f"daphne did not listen on port {port} within "
-                    f"{START_TIMEOUT_SECONDS} s:\n"
-                    + log.read_text(errors="replace")[-4000:]
-                )
-            time.sleep(0.1)
-
-
 def server_command(server: str, port: int) -> list[str]:
     """daphne, or uvicorn as README's "Production" runs it."""
     if server == "uvicorn":
@@ -131,24 +104,14 @@ def running_daphne(
     """A server process (daphne unless told) on a free port, on the test
     database, stopped on exit."""
     port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            server_command(server, port),
-            cwd=BASE_DIR,
-            env=daphne_env(layer, url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_listening(process, port, log_path)
+    with running_server(
+        server_command(server, port),
+        port=port,
+        log_path=log_path,
+        cwd=BASE_DIR,
+        env=daphne_env(layer, url),
+    ):
         yield DaphneServer(layer=layer, port=port, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
 @pytest.fixture(scope="session", params=["memory", "redis", "uvicorn"])

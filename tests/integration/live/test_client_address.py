@@ -10,7 +10,6 @@ import http.client
 import json
 import re
 import shlex
-import subprocess
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -20,12 +19,11 @@ import pytest
 from tests.conftest import free_port
 from tests.integration.live.conftest import (
     BASE_DIR,
-    STOP_TIMEOUT_SECONDS,
     UVICORN,
-    _wait_until_listening,
     daphne_env,
     server_command,
 )
+from tests.servers import running_server
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -72,20 +70,14 @@ def readme_uvicorn(django_db_setup, tmp_path) -> Iterator[int]:
     env = daphne_env("memory", None)
     env.pop("PROXY_COUNT", None)
     env.pop("FORWARDED_ALLOW_IPS", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            readme_uvicorn_command(port),
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_listening(process, port, log_path)
+    with running_server(
+        readme_uvicorn_command(port),
+        port=port,
+        log_path=log_path,
+        cwd=BASE_DIR,
+        env=env,
+    ):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
 
 
 def csrf_cookie(port: int) -> str:
