@@ -87,6 +87,13 @@ class LoopWhiteNoiseMiddleware(WhiteNoiseMiddleware):
     One sync-only middleware makes Django run the whole chain above it in
     a worker thread. Requests for other paths pass through with a dictionary
     look-up; serving a static file (which opens it) runs in a worker thread.
+
+    Not ServeStatic (the async fork of WhiteNoise): same files and headers,
+    but it reads each response through a one-thread executor of its own (a
+    new thread per response; one hop each to open, read 8 KiB and close).
+    Measured on this project's support.js, gzip, served by daphne: 470 µs
+    of CPU per request here against 1,500 µs for ServeStatic's middleware
+    alone, and 2.35 against 2.59 ms for the whole request (medians).
     """
 
     sync_capable = True
