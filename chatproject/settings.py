@@ -279,6 +279,7 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W021",
 ]
 
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -293,8 +294,13 @@ LOGGING = {
             "formatter": "plain" if DEBUG else "json",
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default logging gives "django" a console handler of its
+        # own (in DEBUG) at INFO; its records reach the root's handler too,
+        # so `make run` printed each request twice, ignoring LOG_LEVEL. The
+        # root's handler only, at LOG_LEVEL.
+        "django": {"handlers": [], "level": LOG_LEVEL},
         # Axes logs the submitted credentials' username on every attempt at
         # INFO; warnings (lockouts) are enough.
         "axes": {"level": "WARNING"},
