@@ -9,7 +9,7 @@ N ?= 2
 CLUSTER_PORT ?= 8080
 CLUSTER_PACKAGES := redis-server postgresql nginx
 
-.PHONY: run test smoke lint fmt latency clean cluster cluster-stop test-cluster
+.PHONY: run demo-accounts test smoke lint fmt latency clean cluster cluster-stop test-cluster
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -20,11 +20,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 with SQLite and the in-memory layer
+run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 (or PORT=...) with SQLite and the in-memory layer
 	$(DEV) $(PY) manage.py migrate --noinput
 	$(DEV) $(PY) manage.py seed_demo
 	$(DEV) $(PY) manage.py purge_revoked_tokens
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+demo-accounts: $(VENV)/.runtime  ## new passwords for the demo accounts, printed (the first run's are gone)
+	@$(DEV) $(PY) manage.py migrate --noinput -v 0
+	$(DEV) $(PY) manage.py seed_demo --reset-passwords
 
 test: $(VENV)/.dev  ## install what the tests need, then run them all
 	scripts/install-system-packages.sh redis-server chromium

@@ -1,4 +1,9 @@
-"""Create the demo accounts once: one admin and two users, with generated passwords."""
+"""Create the demo accounts once: one admin and two users, with generated passwords.
+
+``--reset-passwords`` gives them new ones and prints those: the way back in
+once the first run's output is gone (passwords are stored hashed, so the old
+ones cannot be shown again).
+"""
 
 import secrets
 
@@ -17,29 +22,47 @@ DEMO_ACCOUNTS = (
 class Command(BaseCommand):
     help = (
         "Create the demo admin and users if they do not exist, and print their "
-        "generated passwords (shown only when an account is created)."
+        "generated passwords (shown only when an account is created). With "
+        "--reset-passwords, give every demo account a new password and print it."
     )
 
-    def handle(self, *args, **options):
-        created = []
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="Give the existing demo accounts new generated passwords and "
+            "print them (signs those accounts out everywhere).",
+        )
+
+    def handle(self, *args, reset_passwords=False, **options):
+        shown = []
         with transaction.atomic():
             for username, name, role in DEMO_ACCOUNTS:
-                if User.objects.filter(username=username).exists():
-                    continue
                 password = secrets.token_urlsafe(12)
-                user = User.objects.create_user(username, password=password)
-                user.display_name = name
-                user.role = role
-                user.is_staff = user.is_superuser = role == Role.ADMIN
-                user.save()
-                created.append((username, role, password))
-        if not created:
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    user = User.objects.create_user(username, password=password)
+                    user.display_name = name
+                    user.role = role
+                    user.is_staff = user.is_superuser = role == Role.ADMIN
+                    user.save()
+                elif reset_passwords:
+                    user.set_password(password)
+                    user.save(update_fields=["password"])
+                else:
+                    continue
+                shown.append((username, user.role, password))
+        if not shown:
+            # No word "password" beyond this sentence: scripts/smoke_make_run.py
+            # checks that a second run shows none.
             self.stdout.write(
-                "Demo accounts already exist; passwords are not shown again."
+                "Demo accounts already exist; passwords are not shown again "
+                "(`make demo-accounts` sets and shows new ones)."
             )
             return
-        self.stdout.write(self.style.SUCCESS("Demo accounts created (shown once):"))
-        for username, role, password in created:
+        heading = "new passwords" if reset_passwords else "created (shown once)"
+        self.stdout.write(self.style.SUCCESS(f"Demo accounts {heading}:"))
+        for username, role, password in shown:
             self.stdout.write(
                 f"  {role:<5}  username: {username:<6}  password: {password}"
             )
