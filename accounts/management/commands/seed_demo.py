@@ -60,8 +60,12 @@ class Command(BaseCommand):
                 "(`make demo-accounts` sets and shows new ones)."
             )
             return
-        heading = "new passwords" if reset_passwords else "created (shown once)"
-        self.stdout.write(self.style.SUCCESS(f"Demo accounts {heading}:"))
+        heading = (
+            "New passwords of the demo accounts:"
+            if reset_passwords
+            else "Demo accounts created (shown once):"
+        )
+        self.stdout.write(self.style.SUCCESS(heading))
         for username, role, password in shown:
             self.stdout.write(
                 f"  {role:<5}  username: {username:<6}  password: {password}"
