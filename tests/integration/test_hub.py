@@ -7,19 +7,7 @@ from channels.layers import channel_layers
 
 from chat.hub import Hub
 from tests.conftest import layer_config
-
-
-class Socket:
-    def __init__(self):
-        self.events = []
-
-    async def hub_event(self, event):
-        self.events.append(event)
-
-
-class Broken:
-    async def hub_event(self, event):
-        raise ConnectionResetError("gone")
+from tests.hub_members import Broken, Socket
 
 
 async def settle():

@@ -7,25 +7,11 @@ import pytest
 from channels.exceptions import StopConsumer
 
 from chat.hub import Hub, HubMember, hub
+from tests.hub_members import Broken, Socket
 
 pytestmark = pytest.mark.usefixtures("memory_layer")
 
 EVENT = {"type": "chat.message", "texts": ["hola"]}
-
-
-class Socket:
-    """A member that records the events handed to it."""
-
-    def __init__(self):
-        self.events = []
-
-    async def hub_event(self, event):
-        self.events.append(event)
-
-
-class Broken:
-    async def hub_event(self, event):
-        raise ConnectionResetError("gone")
 
 
 class Consumer(HubMember):

@@ -52,36 +52,30 @@ def test_a_thread_page_holds_the_stored_frames(user, thread_of_ana):
     assert page == thread_of_ana
 
 
-def test_a_page_before_an_id_ends_just_before_it(user, thread_of_ana):
+@pytest.mark.parametrize(
+    ("bound", "at", "expected", "more"),
+    [
+        ("before", 4, slice(2, 4), True),
+        ("before", 2, slice(0, 2), False),
+        ("after", 1, slice(2, 4), True),
+        ("after", 3, slice(4, 6), False),
+    ],
+    ids=[
+        "before_ends_just_before_it",
+        "the_oldest_page_has_no_more",
+        "after_starts_just_after_it",
+        "the_newest_page_read_forward_has_no_more",
+    ],
+)
+def test_a_page_next_to_an_id_says_whether_more_lie_beyond(
+    user, thread_of_ana, bound, at, expected, more
+):
+    """A page of two before or after the message at index ``at`` of six."""
     page, has_more = selectors.thread_history(
-        thread_id=user.pk, before=thread_of_ana[4]["id"], limit=2
+        thread_id=user.pk, limit=2, **{bound: thread_of_ana[at]["id"]}
     )
-    assert ids(page) == ids(thread_of_ana[2:4])
-    assert has_more is True
-
-
-def test_the_oldest_page_says_there_is_nothing_more(user, thread_of_ana):
-    page, has_more = selectors.thread_history(
-        thread_id=user.pk, before=thread_of_ana[2]["id"], limit=2
-    )
-    assert ids(page) == ids(thread_of_ana[:2])
-    assert has_more is False
-
-
-def test_a_page_after_an_id_starts_just_after_it(user, thread_of_ana):
-    page, has_more = selectors.thread_history(
-        thread_id=user.pk, after=thread_of_ana[1]["id"], limit=2
-    )
-    assert ids(page) == ids(thread_of_ana[2:4])
-    assert has_more is True
-
-
-def test_the_newest_page_read_forward_says_there_is_nothing_more(user, thread_of_ana):
-    page, has_more = selectors.thread_history(
-        thread_id=user.pk, after=thread_of_ana[3]["id"], limit=2
-    )
-    assert ids(page) == ids(thread_of_ana[4:])
-    assert has_more is False
+    assert ids(page) == ids(thread_of_ana[expected])
+    assert has_more is more
 
 
 def test_a_thread_page_holds_no_other_threads_messages(user, luis, thread_of_ana):
