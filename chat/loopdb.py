@@ -17,6 +17,12 @@ through a connection of its own, and never waits there:
 
 Any other database (PostgreSQL) has network round trips and always uses
 the database thread.
+
+It earns its place, measured (``make bench``, fan-out and capacity, one run
+each on the same machine, 2026-12-03): with it, a message of the 800 msg/s
+fan-out cost 420 µs of server CPU on uvicorn and 570 on daphne; with every
+batch sent to the database thread instead, 534 and 624, and daphne's
+capacity fell from 2,264 to 1,600 msg/s.
 """
 
 import asyncio
