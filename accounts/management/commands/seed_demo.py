@@ -10,7 +10,7 @@ import secrets
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Role, User
+from accounts.models import Role, User, is_admin_role
 
 DEMO_ACCOUNTS = (
     ("admin", "Support (demo)", Role.ADMIN),
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                     user = User.objects.create_user(username, password=password)
                     user.display_name = name
                     user.role = role
-                    user.is_staff = user.is_superuser = role == Role.ADMIN
+                    user.is_staff = user.is_superuser = is_admin_role(role)
                     user.save()
                 elif reset_passwords:
                     user.set_password(password)
