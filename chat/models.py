@@ -1,8 +1,9 @@
-"""Stored messages, one summary row per thread, and who has read what."""
+"""Stored messages, one summary row per thread, who has read what, canned replies."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Message(models.Model):
@@ -84,3 +85,30 @@ class ReadState(models.Model):
 
     def __str__(self):
         return f"{self.reader_id} read {self.thread_id} up to #{self.last_read_id}"
+
+
+class CannedReply(models.Model):
+    """A ready-made answer the team inserts in the composer by its shortcut.
+
+    ``{name}`` in the text stands for the customer's display name (PROTOCOL.md 4).
+    """
+
+    shortcut = models.SlugField(
+        _("shortcut"),
+        max_length=40,
+        unique=True,
+        help_text=_("Typed after / in the composer, e.g. refund."),
+    )
+    text = models.TextField(
+        _("text"),
+        max_length=4000,
+        help_text=_("{name} stands for the customer's display name."),
+    )
+
+    class Meta:
+        ordering = ["shortcut"]
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+
+    def __str__(self):
+        return f"/{self.shortcut}"

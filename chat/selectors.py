@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from chat.frames import MAX_RESUME_MESSAGES, message_frame, message_frame_of
-from chat.models import Message, ReadState, Thread
+from chat.models import CannedReply, Message, ReadState, Thread
 from chatproject.isotime import iso_utc
 
 DEFAULT_PAGE_SIZE = 50
@@ -162,3 +162,8 @@ def conversation_list(
         for row in rows[:limit]
     ]
     return conversations, len(rows) > limit
+
+
+def canned_reply_list() -> list[dict[str, str]]:
+    """Every canned reply as ``{"shortcut", "text"}``, by shortcut."""
+    return list(CannedReply.objects.order_by("shortcut").values("shortcut", "text"))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/messages/mine", views.my_messages, name="api-my-messages"),
     path("api/messages", views.thread_messages, name="api-thread-messages"),
     path("api/conversations", views.conversations, name="api-conversations"),
+    path("api/canned-replies", views.canned_replies, name="api-canned-replies"),
 ]

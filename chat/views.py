@@ -122,3 +122,11 @@ def conversations(request):
         admin=request.user, before=before, limit=limit
     )
     return JsonResponse({"conversations": rows, "has_more": has_more})
+
+
+@require_GET
+@admin_required
+def canned_replies(request):
+    """GET /api/canned-replies: the team's ready-made answers, by shortcut (admins)."""
+    replies = selectors.canned_reply_list()
+    return JsonResponse({"canned_replies": replies})
