@@ -122,6 +122,7 @@ class Limits:
         self._loop = None
         self._scripts = {}
         self._heartbeat: asyncio.Task | None = None
+        self._key_refreshed = float("-inf")
         self._sync_client = None
 
     # Redis ---------------------------------------------------------------
@@ -135,6 +136,7 @@ class Limits:
         if self._client is None or self._loop is not loop:
             self._client = aioredis.Redis(connection_pool=create_pool(host))
             self._loop = loop
+            self._key_refreshed = float("-inf")
             self._scripts = {
                 name: self._client.register_script(source)
                 for name, source in (
@@ -202,7 +204,9 @@ class Limits:
         if self._redis() is None:
             return True
         try:
-            await self._refresh_process_key()
+            if time.monotonic() - self._key_refreshed > PROCESS_HEARTBEAT_SECONDS:
+                # Other processes count our sockets only while this key lives.
+                await self._refresh_process_key()
             before = await asyncio.wait_for(
                 self._scripts["take"](
                     keys=[self._sockets_key(user_id)],
@@ -251,6 +255,7 @@ class Limits:
             self._client.set(self._process_key(), 1, ex=PROCESS_TTL_SECONDS),
             REDIS_TIMEOUT_SECONDS,
         )
+        self._key_refreshed = time.monotonic()
 
     def _ensure_heartbeat(self) -> None:
         task = self._heartbeat
