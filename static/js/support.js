@@ -36,6 +36,9 @@ if (who) setText(who, who.textContent);
 const threads = new Map();
 let openUser = isAdmin ? null : me.user;
 let lastSeenId = 0;
+// Set when this page's own Sign out form is sent: the socket's close that
+// follows is the expected result, not news for the login page.
+let signingOut = false;
 const readSent = new Map(); // thread -> highest id sent in a read frame
 
 const list = new MessageList($("messages"), ui.scroller, {
@@ -61,6 +64,7 @@ const connection = new Connection(socketUrl(), {
     if (openUser && isAdmin) markRead(openUser, true);
   },
   signedOut: (code) => {
+    if (signingOut) return;
     window.location.assign(`/login?next=/support&reason=${Number(code)}`);
   },
 });
@@ -338,6 +342,10 @@ ui.scroller.addEventListener("scroll", () => {
 
 document.addEventListener("visibilitychange", () => {
   if (isAdmin && openUser && !document.hidden) markRead(openUser);
+});
+
+document.querySelector("form[action='/logout']")?.addEventListener("submit", () => {
+  signingOut = true;
 });
 
 if (isAdmin) {
