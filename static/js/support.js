@@ -113,6 +113,7 @@ function receive(message, live) {
   lastSeenId = Math.max(lastSeenId, message.id);
   const thread = isAdmin ? threads.get(message.thread) : threadFor(me.user);
   const newer = isAdmin ? inbox.update(message, { reading: reading(message.thread) }) : false;
+  if (isAdmin) ui.inboxEmpty.hidden = inbox.size > 0;
   const isNew = thread ? thread.add(message) : newer;
   if (thread && message.client_id && thread.pending.delete(message.client_id)) {
     if (list.isShowing(thread)) list.removePending(message.client_id);

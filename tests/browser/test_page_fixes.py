@@ -5,7 +5,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.chat_page import expect_connected, sign_in_with_form
+from accounts.models import Role
+from tests.browser.chat_page import (
+    conversation,
+    expect_connected,
+    open_support,
+    sign_in_with_form,
+    write,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,3 +31,17 @@ def test_signing_out_from_the_chat_lands_on_the_plain_login_page(
         page.wait_for_timeout(500)
         assert "reason=" not in page.url, page.url
         expect(page.locator(".notice")).to_have_count(0)
+
+
+def test_the_empty_inbox_note_goes_when_a_conversation_arrives_live(
+    make_user, open_context
+):
+    ana = make_user("ana", name="Ana García")
+    soporte = make_user("soporte", role=Role.ADMIN, name="Soporte")
+    admin_page = open_support(open_context(user=soporte))
+    expect(admin_page.locator("#inbox-empty")).to_be_visible()
+
+    write(open_support(open_context(user=ana)), "¿Hay alguien?")
+
+    expect(conversation(admin_page, "ana")).to_be_visible()
+    expect(admin_page.locator("#inbox-empty")).to_be_hidden()
