@@ -4,7 +4,7 @@
 
 import { ApiError, getJson } from "./api.js";
 import { Connection, backoffDelay } from "./connection.js";
-import { connectionText, errorText, gettext, interpolate } from "./i18n.js";
+import { connectionText, errorText, gettext, interpolate, language } from "./i18n.js";
 import { Inbox } from "./inbox.js";
 import { setText } from "./render.js";
 import { MessageList, Thread } from "./thread.js";
@@ -22,6 +22,7 @@ const ui = {
   placeholder: $("thread-placeholder"),
   composer: $("composer"),
   text: $("composer-text"),
+  count: $("composer-count"),
   announcer: $("announcer"),
   back: $("back"),
   conversations: $("conversations"),
@@ -181,6 +182,7 @@ function edit(clientId) {
   const taken = takePending(clientId);
   if (!taken) return;
   ui.text.value = taken.pending.text;
+  updateCount();
   ui.text.focus();
 }
 
@@ -314,11 +316,42 @@ function closeThread() {
 
 // Wiring ----------------------------------------------------------------------
 
+// The counter shows from this share of the limit (the server's MAX_MESSAGE_CHARS,
+// the textarea's maxlength) onwards.
+const COUNT_FROM_SHARE = 0.9;
+
+function updateCount() {
+  const max = ui.text.maxLength;
+  const length = ui.text.value.length;
+  const format = (n) => n.toLocaleString(language());
+  ui.count.hidden = length < max * COUNT_FROM_SHARE;
+  ui.count.classList.toggle("composer__count--limit", length >= max);
+  if (length > max) ui.count.textContent = errorText("too_long");
+  else if (length === max) {
+    ui.count.textContent = interpolate(
+      gettext("%(max)s characters: the most a message can have."),
+      { max: format(max) },
+    );
+  } else {
+    ui.count.textContent = interpolate(gettext("%(count)s of %(max)s characters"), {
+      count: format(length),
+      max: format(max),
+    });
+  }
+}
+
 function submit() {
   const text = ui.text.value;
   if (!text.trim() || !openUser) return;
+  if (text.length > ui.text.maxLength) {
+    // Text put there by a script bypasses maxlength; the server would refuse it.
+    updateCount();
+    announce(errorText("too_long"));
+    return;
+  }
   post(threadFor(openUser), text);
   ui.text.value = "";
+  updateCount();
   ui.text.focus();
 }
 
@@ -326,6 +359,8 @@ ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   submit();
 });
+
+ui.text.addEventListener("input", updateCount);
 
 ui.text.addEventListener("keydown", (event) => {
   if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;

@@ -6,6 +6,8 @@ import { appendLinkified, el, textEl, timeElement } from "./render.js";
 
 // Within this many pixels of the end counts as "reading the newest".
 const STICK_TO_BOTTOM_PX = 64;
+// Refusals of the text itself: sending it again cannot work.
+const UNRETRIABLE_CODES = new Set(["too_long", "empty_text"]);
 
 export class Thread {
   constructor(user) {
@@ -204,13 +206,17 @@ export class MessageList {
     }
     const status = el("div", "msg__status msg__status--error");
     status.append(el("span", "msg__error", errorText(pending.code)));
-    const retry = el("button", "msg__action", gettext("Retry"));
-    retry.type = "button";
-    retry.dataset.action = "retry";
+    // The same text would be refused again: only editing it can help.
+    if (!UNRETRIABLE_CODES.has(pending.code)) {
+      const retry = el("button", "msg__action", gettext("Retry"));
+      retry.type = "button";
+      retry.dataset.action = "retry";
+      status.append(retry);
+    }
     const edit = el("button", "msg__action", gettext("Edit"));
     edit.type = "button";
     edit.dataset.action = "edit";
-    status.append(retry, edit);
+    status.append(edit);
     node.append(status);
     return node;
   }

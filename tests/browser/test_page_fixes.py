@@ -45,3 +45,35 @@ def test_the_empty_inbox_note_goes_when_a_conversation_arrives_live(
 
     expect(conversation(admin_page, "ana")).to_be_visible()
     expect(admin_page.locator("#inbox-empty")).to_be_hidden()
+
+
+def test_the_composer_stops_at_4000_characters_and_counts_near_the_limit(
+    make_user, open_context
+):
+    page = open_support(open_context(user=make_user("ana", name="Ana García")))
+    text = page.locator("#composer-text")
+    count = page.locator("#composer-count")
+
+    text.fill("a" * 3000)
+    expect(count).to_be_hidden()
+    text.fill("a" * 3900)
+    expect(count).to_have_text("3,900 of 4,000 characters")
+    text.fill("a" * 4100)
+    expect(text).to_have_value("a" * 4000)
+    expect(count).to_have_text("4,000 characters: the most a message can have.")
+
+
+def test_an_over_long_text_is_not_sent_and_never_offers_a_retry(
+    make_user, open_context
+):
+    page = open_support(open_context(user=make_user("ana", name="Ana García")))
+    # A script (or an extension) can put in more than maxlength allows.
+    page.locator("#composer-text").evaluate("t => { t.value = 'a'.repeat(4100); }")
+    page.locator("#composer-text").press("Enter")
+
+    expect(page.locator("#composer-count")).to_have_text(
+        "The message is too long: at most 4,000 characters."
+    )
+    expect(page.locator("#composer-text")).to_have_value("a" * 4100)
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
+    expect(page.locator("#messages li.msg--pending")).to_have_count(0)
