@@ -55,10 +55,12 @@ class RegistrationForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         password = cleaned.get("password")
-        if password and "username" in cleaned:
-            candidate = User(
-                username=cleaned["username"], display_name=cleaned.get("name", "")
-            )
+        if password:
+            # Checked even when the username was refused (taken, say), so the
+            # person sees every problem at once; the typed name still counts
+            # for the similarity rule.
+            username = cleaned.get("username") or self.data.get("username", "")
+            candidate = User(username=username, display_name=cleaned.get("name", ""))
             try:
                 password_validation.validate_password(password, candidate)
             except forms.ValidationError as err:

@@ -57,7 +57,13 @@ def login_page(request):
 
 @require_http_methods(["GET", "POST"])
 def register_page(request):
-    """The sign-up form; the new user is signed in and sent to the chat."""
+    """The sign-up form; the new user is signed in and sent to the chat.
+
+    Signed-in visitors asking for it go straight on to the chat, as on the
+    login page.
+    """
+    if request.method == "GET" and authenticate_request(request) is not None:
+        return HttpResponseRedirect("/support")
     form = RegistrationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and not registration_allowed(request):
         form.is_valid()
