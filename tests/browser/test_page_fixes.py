@@ -77,3 +77,19 @@ def test_an_over_long_text_is_not_sent_and_never_offers_a_retry(
     expect(page.locator("#composer-text")).to_have_value("a" * 4100)
     expect(page.get_by_role("button", name="Retry")).to_have_count(0)
     expect(page.locator("#messages li.msg--pending")).to_have_count(0)
+
+
+def test_after_a_wrong_password_the_focus_is_on_password_with_the_name_kept(
+    make_user, open_context
+):
+    make_user("ana", name="Ana García")
+    page = open_context().new_page()
+    page.goto("/login")
+    expect(page.get_by_label("Username")).to_be_focused()
+    page.get_by_label("Username").fill("ana")
+    page.get_by_label("Password").fill("not the password")
+    page.locator("form[action='/login']").get_by_role("button").click()
+
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password.")
+    expect(page.get_by_label("Password")).to_be_focused()
+    expect(page.get_by_label("Username")).to_have_value("ana")
