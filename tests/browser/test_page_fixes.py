@@ -93,3 +93,58 @@ def test_after_a_wrong_password_the_focus_is_on_password_with_the_name_kept(
     expect(page.get_by_role("alert")).to_contain_text("Wrong username or password.")
     expect(page.get_by_label("Password")).to_be_focused()
     expect(page.get_by_label("Username")).to_have_value("ana")
+
+
+# The colours a reader sees: each element's colour laid over what is behind it,
+# the bubble's own opacity included.
+EFFECTIVE_COLOURS = """status => {
+  const rgba = (css) => {
+    const [r, g, b, a = 1] = css.match(/[\\d.]+/g).map(Number);
+    return [r, g, b, a];
+  };
+  const over = (top, bottom, alpha) => top.map((c, i) => c * alpha + bottom[i] * (1 - alpha));
+  const bubble = status.closest("li");
+  let backdrop = [255, 255, 255];
+  for (let node = bubble.parentElement; node; node = node.parentElement) {
+    const bg = rgba(getComputedStyle(node).backgroundColor);
+    if (bg[3] > 0) { backdrop = bg.slice(0, 3); break; }
+  }
+  const opacity = Number(getComputedStyle(bubble).opacity);
+  const fill = rgba(getComputedStyle(bubble).backgroundColor);
+  const bubbleSeen = over(fill.slice(0, 3), backdrop, fill[3]);
+  const ink = rgba(getComputedStyle(status).color);
+  const inkOnBubble = over(ink.slice(0, 3), bubbleSeen, ink[3]);
+  return [over(inkOnBubble, backdrop, opacity), over(bubbleSeen, backdrop, opacity)];
+}"""
+
+
+def contrast(one: list[float], other: list[float]) -> float:
+    def luminance(rgb):
+        linear = [
+            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (v / 255 for v in rgb)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_sending_text_has_a_contrast_of_at_least_4_5_to_1(make_user, open_context):
+    page = open_support(open_context(user=make_user("ana", name="Ana García")))
+    # A message stays "Sending…" only while its echo is on the way: too short
+    # to catch, so the list's own markup for it is built here.
+    page.locator("#messages").evaluate(
+        """list => {
+          const li = document.createElement("li");
+          li.className = "msg msg--ours msg--mine msg--pending";
+          li.innerHTML = '<p class="msg__meta"><span class="msg__author">You</span></p>'
+            + '<p class="msg__text">Hola</p><p class="msg__status">Sending…</p>';
+          list.append(li);
+        }"""
+    )
+    text, bubble = page.locator(".msg--pending .msg__status").evaluate(
+        EFFECTIVE_COLOURS
+    )
+
+    assert contrast(text, bubble) >= 4.5, (text, bubble)
