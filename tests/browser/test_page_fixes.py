@@ -102,7 +102,8 @@ EFFECTIVE_COLOURS = """status => {
     const [r, g, b, a = 1] = css.match(/[\\d.]+/g).map(Number);
     return [r, g, b, a];
   };
-  const over = (top, bottom, alpha) => top.map((c, i) => c * alpha + bottom[i] * (1 - alpha));
+  const over = (top, bottom, alpha) =>
+    top.map((c, i) => c * alpha + bottom[i] * (1 - alpha));
   const bubble = status.closest("li");
   let backdrop = [255, 255, 255];
   for (let node = bubble.parentElement; node; node = node.parentElement) {
