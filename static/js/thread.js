@@ -8,6 +8,8 @@ import { appendLinkified, el, textEl, timeElement } from "./render.js";
 const STICK_TO_BOTTOM_PX = 64;
 // Refusals of the text itself: sending it again cannot work.
 const UNRETRIABLE_CODES = new Set(["too_long", "empty_text"]);
+// Messages of one sender this close together form a run: name and time once.
+const RUN_GAP_MS = 5 * 60 * 1000;
 
 export class Thread {
   constructor(user) {
@@ -80,6 +82,7 @@ export class MessageList {
     for (const pending of thread.pending.values()) nodes.push(this.#pendingNode(pending));
     this.list.replaceChildren(...nodes);
     this.#updateEmpty();
+    this.#regroup();
     this.scrollToEnd();
   }
 
@@ -106,6 +109,7 @@ export class MessageList {
     const follow = this.#atEnd() || message.from === this.options.me;
     this.#place(message);
     this.#updateEmpty();
+    this.#regroup();
     if (follow) this.scrollToEnd();
   }
 
@@ -115,6 +119,7 @@ export class MessageList {
     const top = this.scroller.scrollTop;
     for (const message of messages) this.#place(message);
     this.#updateEmpty();
+    this.#regroup();
     this.scroller.scrollTop = top + (this.scroller.scrollHeight - before);
   }
 
@@ -139,17 +144,20 @@ export class MessageList {
   addPending(pending) {
     this.list.append(this.#pendingNode(pending));
     this.#updateEmpty();
+    this.#regroup();
     this.scrollToEnd();
   }
 
   updatePending(pending) {
     const old = this.#pendingElement(pending.clientId);
     if (old) old.replaceWith(this.#pendingNode(pending));
+    this.#regroup();
   }
 
   removePending(clientId) {
     this.#pendingElement(clientId)?.remove();
     this.#updateEmpty();
+    this.#regroup();
   }
 
   #pendingElement(clientId) {
@@ -163,6 +171,25 @@ export class MessageList {
     const hasItems = [...this.list.children].some((child) => child !== this.empty);
     if (hasItems) this.empty.remove();
     else if (this.thread?.loaded) this.list.append(this.empty);
+  }
+
+  // Mark each message that continues its sender's run (same sender, same
+  // day, within RUN_GAP_MS of the one before it).
+  #regroup() {
+    let previous = null;
+    for (const node of this.list.children) {
+      if (!node.classList.contains("msg")) continue;
+      const sent = Number(node.dataset.sent);
+      const gap = previous ? sent - Number(previous.dataset.sent) : Infinity;
+      const continued =
+        previous !== null &&
+        previous.dataset.from === node.dataset.from &&
+        gap >= 0 &&
+        gap <= RUN_GAP_MS &&
+        new Date(sent).toDateString() === new Date(Number(previous.dataset.sent)).toDateString();
+      node.classList.toggle("msg--continued", continued);
+      previous = node;
+    }
   }
 
   #isOurs(message) {
@@ -186,6 +213,8 @@ export class MessageList {
     if (message.rol === "admin") classes.push("msg--team");
     const node = this.#bubble(classes.join(" "), mine ? gettext("You") : message.name);
     node.dataset.id = String(message.id);
+    node.dataset.from = message.from;
+    node.dataset.sent = String(Date.parse(message.sent_at));
     const meta = node.firstElementChild;
     if (message.rol === "admin" && !this.options.isAdmin) {
       meta.append(el("span", "msg__role", gettext("Support team")));
@@ -199,6 +228,9 @@ export class MessageList {
     const classes = "msg--ours msg--mine msg--pending" + (pending.failed ? " msg--failed" : "");
     const node = this.#bubble(classes, gettext("You"));
     node.dataset.clientId = pending.clientId;
+    node.dataset.from = this.options.me;
+    pending.sentAt ??= Date.now();
+    node.dataset.sent = String(pending.sentAt);
     node.append(messageText(pending.text));
     if (!pending.failed) {
       node.append(el("p", "msg__status", gettext("Sending…")));

@@ -1,11 +1,15 @@
 """Issue 13 fixes on the chat page and the sign-in pages, seen in a browser."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
+from chat.models import Message
+from chat.services import message_store
 from tests.browser.chat_page import (
     conversation,
     expect_connected,
@@ -149,3 +153,36 @@ def test_the_sending_text_has_a_contrast_of_at_least_4_5_to_1(make_user, open_co
     )
 
     assert contrast(text, bubble) >= 4.5, (text, bubble)
+
+
+def shown_meta(page) -> list[bool]:
+    """For each stored message in view, whether its name and time are shown."""
+    return page.locator("#messages li[data-id] .msg__meta").evaluate_all(
+        "metas => metas.map(m => m.getBoundingClientRect().height > 1)"
+    )
+
+
+def test_a_run_of_messages_from_one_sender_shows_the_name_and_time_once(
+    make_user, open_context
+):
+    ana = make_user("ana", name="Ana García")
+    soporte = make_user("soporte", role=Role.ADMIN, name="Soporte")
+    early = timezone.now() - timedelta(minutes=30)
+    first = message_store(sender=ana, text="Hola")
+    Message.objects.filter(id=first["id"]).update(created_at=early)
+    for text in ("Una pregunta", "sobre mi pedido"):
+        message_store(sender=ana, text=text)
+    message_store(sender=soporte, to="ana", text="Dime")
+    message_store(sender=ana, text="Es el 1234")
+    page = open_support(open_context(user=ana))
+    expect(page.locator("#messages li[data-id]")).to_have_count(5)
+
+    # "Hola" is half an hour older than the next one: a run of its own.
+    assert shown_meta(page) == [True, True, False, True, True]
+    write(page, "y otra cosa")
+    expect(page.locator("#messages li[data-id]")).to_have_count(6)
+    assert shown_meta(page)[-1] is False
+    # Hidden from sight only: a screen reader still hears who wrote each one.
+    expect(page.locator("#messages li[data-id] .msg__author").nth(2)).to_have_text(
+        "You"
+    )
