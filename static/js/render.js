@@ -160,16 +160,32 @@ function formatter(options) {
   return formats.get(key);
 }
 
-// A <time> in the reader's time zone: the time today, the date and time before.
+// A <time> in the reader's time zone: the time today, the date and time
+// before, with the year when it is not this one.
 export function timeElement(iso, className = "time") {
   const date = new Date(iso);
   const node = el("time", className);
   node.dateTime = iso;
   if (Number.isNaN(date.getTime())) return node;
-  const short = sameDay(date, new Date())
+  const now = new Date();
+  const options = { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" };
+  if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  const short = sameDay(date, now)
     ? formatter({ hour: "numeric", minute: "2-digit" })
-    : formatter({ day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
+    : formatter(options);
   node.textContent = short.format(date);
   node.title = formatter({ dateStyle: "full", timeStyle: "short" }).format(date);
   return node;
+}
+
+// The day ``date`` falls on, in the reader's time zone: "Today", "Yesterday",
+// or the date (with the year when it is not this one).
+export function dayLabel(date) {
+  const now = new Date();
+  if (sameDay(date, now)) return gettext("Today");
+  const yesterday = new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1);
+  if (sameDay(date, yesterday)) return gettext("Yesterday");
+  const options = { weekday: "long", day: "numeric", month: "long" };
+  if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
+  return formatter(options).format(date);
 }

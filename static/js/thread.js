@@ -2,7 +2,7 @@
 // list that shows one thread at a time (MessageList: DOM).
 
 import { errorText, gettext } from "./i18n.js";
-import { appendLinkified, el, textEl, timeElement } from "./render.js";
+import { appendLinkified, dayLabel, el, textEl, timeElement } from "./render.js";
 
 // Within this many pixels of the end counts as "reading the newest".
 const STICK_TO_BOTTOM_PX = 64;
@@ -168,17 +168,23 @@ export class MessageList {
   }
 
   #updateEmpty() {
-    const hasItems = [...this.list.children].some((child) => child !== this.empty);
+    const hasItems = [...this.list.children].some((child) => child.classList.contains("msg"));
     if (hasItems) this.empty.remove();
     else if (this.thread?.loaded) this.list.append(this.empty);
   }
 
   // Mark each message that continues its sender's run (same sender, same
   // day, within RUN_GAP_MS of the one before it).
+  // Also puts a day separator before the first message of each day.
   #regroup() {
+    for (const day of this.list.querySelectorAll(":scope > li.day")) day.remove();
     let previous = null;
-    for (const node of this.list.children) {
+    for (const node of [...this.list.children]) {
       if (!node.classList.contains("msg")) continue;
+      const date = new Date(Number(node.dataset.sent));
+      if (!previous || date.toDateString() !== new Date(Number(previous.dataset.sent)).toDateString()) {
+        node.before(el("li", "day", dayLabel(date)));
+      }
       const sent = Number(node.dataset.sent);
       const gap = previous ? sent - Number(previous.dataset.sent) : Infinity;
       const continued =

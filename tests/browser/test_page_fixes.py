@@ -186,3 +186,32 @@ def test_a_run_of_messages_from_one_sender_shows_the_name_and_time_once(
     expect(page.locator("#messages li[data-id] .msg__author").nth(2)).to_have_text(
         "You"
     )
+
+
+def test_days_are_separated_and_dates_of_other_years_show_the_year(
+    make_user, open_context
+):
+    ana = make_user("ana", name="Ana García")
+    now = timezone.now()
+    last_year = now.replace(year=now.year - 1, month=3, day=5, hour=12)
+    for text, when in (
+        ("Del año pasado", last_year),
+        ("De ayer", now - timedelta(days=1)),
+        ("De hoy", now),
+    ):
+        stored = message_store(sender=ana, text=text)
+        Message.objects.filter(id=stored["id"]).update(created_at=when)
+    page = open_support(open_context(user=ana, timezone_id="UTC"))
+    expect(page.locator("#messages li[data-id]")).to_have_count(3)
+
+    days = page.locator("#messages li.day")
+    expect(days).to_have_text(
+        [re.compile(rf"\bMarch 5, {last_year.year}\b"), "Yesterday", "Today"]
+    )
+    old_time = page.locator("#messages li[data-id] time").first
+    expect(old_time).to_contain_text(str(last_year.year))
+    # Each day's messages follow its separator.
+    order = page.locator("#messages > li").evaluate_all(
+        "items => items.map(i => i.classList.contains('day') ? 'day' : 'msg')"
+    )
+    assert order == ["day", "msg", "day", "msg", "day", "msg"]
