@@ -19,6 +19,16 @@ def username_taken(username: str, *, other_than: User | None = None) -> bool:
     return holders.exists()
 
 
+PASSWORD_TOO_SHORT = _("This password is too short.")
+
+
+def _briefly(error: forms.ValidationError) -> forms.ValidationError:
+    """``error`` without a rule the form's help text already prints below it."""
+    if error.code == "password_too_short":
+        return forms.ValidationError(PASSWORD_TOO_SHORT, code=error.code)
+    return error
+
+
 class LoginForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
     password = forms.CharField(
@@ -64,7 +74,7 @@ class RegistrationForm(forms.Form):
             try:
                 password_validation.validate_password(password, candidate)
             except forms.ValidationError as err:
-                self.add_error("password", err)
+                self.add_error("password", [_briefly(e) for e in err.error_list])
         return cleaned
 
     def save(self) -> User:

@@ -28,7 +28,8 @@ def test_password_errors_do_not_repeat_the_rules_printed_below_them(db):
 
     page = response.content.decode()
     assert "This password is too short." in page
-    assert page.count(MINIMUM_LENGTH_RULE) + page.count("at least 10 characters") == 1
+    assert MINIMUM_LENGTH_RULE in page
+    assert page.count("at least 10 characters") == 1
 
 
 def test_the_rules_are_shown_before_any_error(db):
