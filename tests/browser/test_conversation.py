@@ -132,22 +132,32 @@ def test_markup_in_a_message_is_shown_as_text_and_never_runs(people, open_contex
 def test_a_refused_message_says_why_and_keeps_its_text_for_another_try(
     people, open_context
 ):
-    page = open_support(open_context(user=people["ana"]))
-    too_long = "a" * 4001
+    # The composer stops what it can check itself (a text over 4,000
+    # characters never leaves the page); a refusal only the server can make:
+    # the customer's account was renamed while the agent had the thread open.
+    page = open_support(open_context(user=people["soporte"]))
+    conversation(page, "luis").click()
+    expect(page.locator("#messages li[data-id]")).to_have_count(1)
+    luis = people["luis"]
+    luis.username = "luis-renamed"
+    luis.save()
+    refused = "Le respondo enseguida"
 
-    write(page, too_long)
+    write(page, refused)
 
     failed = page.locator("#messages li.msg--failed")
     expect(failed).to_have_count(1)
     expect(failed.locator(".msg__error")).to_have_text(
-        "The message is too long: at most 4,000 characters."
+        "This person's account no longer exists."
     )
-    expect(page.locator("#messages li[data-id]")).to_have_count(0)
+    expect(page.locator("#messages li[data-id]")).to_have_count(1)
     failed.get_by_role("button", name="Edit").click()
-    expect(page.locator("#composer-text")).to_have_value(too_long)
+    expect(page.locator("#composer-text")).to_have_value(refused)
     expect(page.locator("#composer-text")).to_be_focused()
     expect(failed).to_have_count(0)
 
+    luis.username = "luis"  # back, so the next try can work
+    luis.save()
     page.locator("#composer-text").fill("Ahora sí")
     page.locator("#composer-text").press("Shift+Enter")
     page.locator("#composer-text").press_sequentially("corto")
