@@ -73,6 +73,15 @@ export class MessageList {
     this.thread = null;
     this.empty = el("li", "messages__empty", options.emptyText);
     this.list.addEventListener("click", (event) => this.#onClick(event));
+    // The list shrinks when the composer grows (a long draft) or the window
+    // does: a reader who was at the newest message stays there.
+    this.pinned = true;
+    scrollerEl.addEventListener("scroll", () => (this.pinned = this.#atEnd()), {
+      passive: true,
+    });
+    new ResizeObserver(() => {
+      if (this.pinned) this.scrollToEnd();
+    }).observe(scrollerEl);
   }
 
   // Render ``thread`` from scratch and show its newest messages.

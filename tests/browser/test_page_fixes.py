@@ -215,3 +215,32 @@ def test_days_are_separated_and_dates_of_other_years_show_the_year(
         "items => items.map(i => i.classList.contains('day') ? 'day' : 'msg')"
     )
     assert order == ["day", "msg", "day", "msg", "day", "msg"]
+
+
+def test_the_newest_message_stays_in_view_when_the_composer_grows(
+    make_user, open_context
+):
+    ana = make_user("ana", name="Ana García")
+    for number in range(1, 31):
+        message_store(sender=ana, text=f"Mensaje {number}")
+    page = open_support(open_context(user=ana))
+    newest = page.locator("#messages li[data-id]").last
+    expect(newest).to_contain_text("Mensaje 30")
+
+    # A long draft: the composer grows to its full height, the list shrinks.
+    page.locator("#composer-text").fill("\n".join(["una línea más"] * 12))
+
+    page.wait_for_function(
+        """() => document.getElementById("composer-text").offsetHeight > 100"""
+    )
+    # The newest message's whole bubble is inside the list's visible box.
+    page.wait_for_function(
+        """() => {
+            const scroller = document.getElementById("scroller");
+            const items = scroller.querySelectorAll("#messages li[data-id]");
+            const last = items[items.length - 1].getBoundingClientRect();
+            const box = scroller.getBoundingClientRect();
+            return last.bottom <= box.bottom + 1 && last.top >= box.top;
+        }""",
+        timeout=5000,
+    )
