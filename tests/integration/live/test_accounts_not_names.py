@@ -68,6 +68,15 @@ async def closing_frame_within(chat, seconds: float) -> tuple[list, int | None]:
     return frames, await asyncio.wait_for(drain(), seconds)
 
 
+async def change_racerx_elsewhere(change: str, redis_url: str) -> None:
+    """Apply ``change`` to the account `racerx` from a `manage.py shell` process."""
+    code = (
+        "from accounts.models import User; "
+        f"u = User.objects.get(username='racerx'); {change}"
+    )
+    await asyncio.to_thread(run_in_another_process, code, redis_url)
+
+
 @pytest.mark.redis
 @pytest.mark.parametrize("daphne_server", ["redis"], indirect=True)
 @pytest.mark.parametrize("change", ACCOUNT_CHANGES.values(), ids=ACCOUNT_CHANGES)
@@ -78,11 +87,7 @@ async def test_renaming_or_deleting_an_account_closes_its_sockets_on_every_proce
     token = token_for(racer)
     on_first = await chat_on(daphne_server, token)
     on_second = await chat_on(second_daphne, token)
-    code = (
-        "from accounts.models import User; "
-        f"u = User.objects.get(username='racerx'); {change}"
-    )
-    await asyncio.to_thread(run_in_another_process, code, redis_url)
+    await change_racerx_elsewhere(change, redis_url)
     started = time.monotonic()
     await assert_revoked_within(on_first, started)
     await assert_revoked_within(on_second, started)
@@ -96,11 +101,7 @@ async def test_the_next_holder_of_a_freed_name_never_inherits_the_old_sessions(
 ):
     old = await sync_to_async(make_user)("racerx")
     old_token = token_for(old)
-    code = (
-        "from accounts.models import User; "
-        f"u = User.objects.get(username='racerx'); {change}"
-    )
-    await asyncio.to_thread(run_in_another_process, code, redis_url)
+    await change_racerx_elsewhere(change, redis_url)
     newcomer = await sync_to_async(make_user)("racerx", name="Someone Else")
 
     for server in (daphne_server, second_daphne):
