@@ -175,6 +175,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             text=frame.get("text"),
             to=frame.get("to"),
             client_id=frame.get("client_id"),
+            note=frame.get("note"),
         )
 
     async def on_resume(self, frame):
@@ -226,6 +227,11 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             texts = frames.joined_texts(event)
         for text in texts:
             await self.base_send({"type": "websocket.send", "text": text})
+
+    async def conversation_update(self, event):
+        """A conversation's status or assignee changed (admin sockets only)."""
+        if self.closing_code is None:
+            await self.base_send({"type": "websocket.send", "text": event["text"]})
 
     async def session_revoke(self, event):
         """Sessions ended (chat.sessions): close if this socket's token is one."""

@@ -87,6 +87,7 @@ def message_frame(message) -> dict[str, Any]:
         text=message.text,
         sent_at=iso_utc(message.created_at),
         client_id=message.client_id,
+        note=message.note,
     )
 
 
@@ -100,6 +101,7 @@ def message_frame_of(
     text: str,
     sent_at: str,
     client_id: str | None,
+    note: bool = False,
 ) -> dict[str, Any]:
     """The ``message`` event from its values, for code that holds no model instance.
 
@@ -116,6 +118,33 @@ def message_frame_of(
         "text": text,
         "sent_at": sent_at,
         "client_id": client_id,
+        "note": note,
+    }
+
+
+def conversation_frame_of(
+    *,
+    user: str,
+    name: str,
+    last_message: dict[str, Any] | None,
+    status: str,
+    assignee: str | None,
+    assignee_name: str | None,
+    waiting_since: str | None,
+    user_seen_up_to: int | None,
+) -> dict[str, Any]:
+    """A CONVERSATION (PROTOCOL.md 4) without the asking admin's ``unread``:
+    the body of ``conversation`` frames, and of the HTTP rows with it added."""
+    return {
+        "user": user,
+        "name": name,
+        "last_message": last_message,
+        "status": status,
+        "assignee": assignee,
+        "assignee_name": assignee_name,
+        "needs_reply": waiting_since is not None,
+        "waiting_since": waiting_since,
+        "user_seen_up_to": user_seen_up_to,
     }
 
 

@@ -84,6 +84,9 @@ class _Cursor:
     def fetchall(self) -> list:
         return self._cursor.fetchall()
 
+    def fetchone(self):
+        return self._cursor.fetchone()
+
 
 class LoopConnection:
     """One SQLite connection, used only from the thread that opened it."""

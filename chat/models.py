@@ -1,4 +1,4 @@
-"""Stored messages, one summary row per thread, who has read what, canned replies."""
+"""Stored messages, each thread's desk state, who has read what, canned replies."""
 
 from django.conf import settings
 from django.db import models
@@ -33,6 +33,9 @@ class Message(models.Model):
     # an id a client may legitimately use.
     client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(default=timezone.now)
+    # An internal note of the team: delivered to admins only, never shown to
+    # the thread's user (PROTOCOL.md 4).
+    note = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         indexes = [
@@ -49,7 +52,16 @@ class Message(models.Model):
 
 
 class Thread(models.Model):
-    """Each thread's newest message: the inbox is an index scan, not a GROUP BY."""
+    """A thread as the support desk sees it: its newest message, whether it is
+    open, who owns it and since when the customer waits (PROTOCOL.md 4).
+
+    Kept in step with the messages by the batch that stores them
+    (``chat.desk``), so the inbox and its filters are index scans, not a
+    GROUP BY over the messages.
+    """
+
+    OPEN, RESOLVED = "open", "resolved"
+    STATUSES = ((OPEN, _("open")), (RESOLVED, _("resolved")))
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -60,9 +72,46 @@ class Thread(models.Model):
     last_message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    status = models.CharField(
+        _("status"), max_length=10, choices=STATUSES, default=OPEN
+    )
+    # SET_NULL: a deleted admin's conversations go back to the team.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # When the oldest customer message after the team's last reply was sent;
+    # NULL when the newest message (notes aside) is the team's: NULL is
+    # "needs no reply".
+    waiting_since = models.DateTimeField(_("waiting since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+        indexes = [
+            # The inbox's filters, each walked newest first (no sort).
+            models.Index(fields=["status", "last_message"], name="thread_status_last"),
+            models.Index(
+                fields=["assignee", "last_message"], name="thread_assignee_last"
+            ),
+            # "Needs reply", oldest waiting first.
+            models.Index(
+                fields=["waiting_since", "user"],
+                name="thread_waiting",
+                condition=models.Q(waiting_since__isnull=False),
+            ),
+        ]
 
     def __str__(self):
         return f"thread of {self.user_id}"
+
+    @property
+    def needs_reply(self) -> bool:
+        return self.waiting_since is not None
 
 
 class ReadState(models.Model):

@@ -1,4 +1,4 @@
-"""Reads: history pages, replay after a reconnect, the admins' inbox.
+"""Reads: history pages and replay after a reconnect (the inbox is ``chat.inbox``).
 
 Every query here is a range scan on an index (see ``chat.models``): pages
 cost the same with a hundred messages or a million.
@@ -8,12 +8,10 @@ from datetime import UTC
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from chat.frames import MAX_RESUME_MESSAGES, message_frame, message_frame_of
-from chat.models import CannedReply, Message, ReadState, Thread
+from chat.frames import MAX_RESUME_MESSAGES, message_frame_of
+from chat.models import CannedReply, Message
 from chatproject.isotime import iso_utc
 
 DEFAULT_PAGE_SIZE = 50
@@ -28,7 +26,7 @@ MAX_PAGE_SIZE = 200
 _MESSAGES, _USERS = Message._meta.db_table, User._meta.db_table
 _MESSAGE_ROWS = (
     "SELECT m.id, t.username, s.username, m.sender_name, m.sender_role,"  # noqa: S608 (names from the models)
-    " m.text, m.created_at, m.client_id"
+    " m.text, m.created_at, m.client_id, m.note"
     f" FROM {_MESSAGES} m"
     f" JOIN {_USERS} t ON t.id = m.thread_id"
     f" JOIN {_USERS} s ON s.id = m.sender_id"
@@ -36,7 +34,7 @@ _MESSAGE_ROWS = (
 
 
 def _frame(row) -> dict[str, Any]:
-    message_id, thread, sender, name, role, text, created_at, client_id = row
+    message_id, thread, sender, name, role, text, created_at, client_id, note = row
     # Stored in UTC (USE_TZ); SQLite hands a raw query naive datetimes.
     if created_at.tzinfo is None:
         created_at = created_at.replace(tzinfo=UTC)
@@ -49,19 +47,29 @@ def _frame(row) -> dict[str, Any]:
         text=text,
         sent_at=iso_utc(created_at),
         client_id=client_id,
+        note=bool(note),
     )
 
 
 def _page(
-    *, thread_id: int | None, before: int | None, after: int | None, limit: int
+    *,
+    thread_id: int | None,
+    before: int | None,
+    after: int | None,
+    limit: int,
+    notes: bool,
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of messages (of one thread, or of all) ascending by id, and
-    whether more lie beyond it.
+    whether more lie beyond it; the team's notes only with ``notes``.
 
     With ``after``, the page starts just after it (reading forward);
     otherwise it ends just before ``before`` or at the newest message.
     """
     conditions, params = [], []
+    if not notes:
+        # A filter on the rows the index walk reads, not a second index:
+        # notes are few beside the messages.
+        conditions.append("NOT m.note")
     if thread_id is not None:
         conditions.append("m.thread_id = %s")
         params.append(thread_id)
@@ -88,14 +96,21 @@ def _page(
 
 def thread_history(
     *,
+    viewer: User,
     thread_id: int,
     before: int | None = None,
     after: int | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> tuple[list[dict[str, Any]], bool]:
     """A page of the messages of the thread of user ``thread_id`` as ``message``
-    frames, and ``has_more``."""
-    return _page(thread_id=thread_id, before=before, after=after, limit=limit)
+    frames, and ``has_more``; notes only when ``viewer`` is of the team."""
+    return _page(
+        thread_id=thread_id,
+        before=before,
+        after=after,
+        limit=limit,
+        notes=viewer.is_support_admin,
+    )
 
 
 def user_id_of(username: str) -> int | None:
@@ -114,54 +129,16 @@ def messages_visible_after(
 ) -> tuple[list[dict[str, Any]], bool]:
     """What a socket of ``viewer`` missed after ``after``, oldest first; ``has_more``.
 
-    Admins see every thread; users their own.
+    Admins see every thread and the notes; users their own, without notes.
     """
-    thread_id = None if viewer.is_support_admin else viewer.pk
-    return _page(thread_id=thread_id, before=None, after=after, limit=limit)
-
-
-def conversation_list(
-    *, admin: User, before: int | None = None, limit: int = DEFAULT_PAGE_SIZE
-) -> tuple[list[dict[str, Any]], bool]:
-    """The inbox: threads by newest message first, with ``admin``'s unread counts.
-
-    Unread counts the thread user's own messages after ``admin``'s read mark;
-    answers from the team are not "unread" work. ``before`` is a
-    ``last_message`` id, for the next page.
-    """
-    # Nested in the unread subquery, so the thread is two levels out.
-    read_mark = ReadState.objects.filter(
-        reader=admin, thread_id=OuterRef(OuterRef("user_id"))
-    ).values("last_read_id")[:1]
-    unread = (
-        Message.objects.filter(
-            thread_id=OuterRef("user_id"),
-            sender_id=OuterRef("user_id"),
-            id__gt=Coalesce(Subquery(read_mark), Value(0)),
-        )
-        .order_by()
-        .values("thread_id")
-        .annotate(n=Count("id"))
-        .values("n")
+    admin = viewer.is_support_admin
+    return _page(
+        thread_id=None if admin else viewer.pk,
+        before=None,
+        after=after,
+        limit=limit,
+        notes=admin,
     )
-    threads = Thread.objects.filter(last_message__isnull=False)
-    if before is not None:
-        threads = threads.filter(last_message_id__lt=before)
-    rows = list(
-        threads.select_related("user", "last_message__thread", "last_message__sender")
-        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), 0))
-        .order_by("-last_message_id")[: limit + 1]
-    )
-    conversations = [
-        {
-            "user": row.user.username,
-            "name": row.user.name,
-            "last_message": message_frame(row.last_message),
-            "unread": row.unread,
-        }
-        for row in rows[:limit]
-    ]
-    return conversations, len(rows) > limit
 
 
 def canned_reply_list() -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from chat import metrics, store
-from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError
+from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import ReadState
@@ -26,6 +26,7 @@ from chat.writer import BatchWriter
 MAX_MESSAGE_CHARS = 4000
 
 CHAT_MESSAGE_EVENT = "chat.message"
+CONVERSATION_EVENT = "conversation.update"
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +64,32 @@ def _clean_client_id(client_id: Any) -> str | None:
     return client_id
 
 
+def _clean_note(note: Any, sender: User) -> bool:
+    if note is None:
+        return False
+    if not isinstance(note, bool):
+        raise BadFrame(_("'note' must be true or false."))
+    if note and not sender.is_support_admin:
+        raise ChatError("forbidden", _("Only the support team writes notes."))
+    return note
+
+
 def message_draft(
-    *, sender: User, text: Any, to: Any = None, client_id: Any = None
+    *,
+    sender: User,
+    text: Any,
+    to: Any = None,
+    client_id: Any = None,
+    note: Any = None,
 ) -> Draft:
     """Check text, client id and the recipient's shape, no database. Raises ChatError.
 
     A user writes only into their own thread (and may not name ``to``); an
-    admin names the user whose thread they answer.
+    admin names the user whose thread they answer, and may make it a note.
     """
     text = _clean_text(text)
     client_id = _clean_client_id(client_id)
+    note = _clean_note(note, sender)
     if not sender.is_support_admin:
         if to is not None:
             raise ChatError(
@@ -85,19 +102,27 @@ def message_draft(
         text=text,
         client_id=client_id,
         to=to if sender.is_support_admin else None,
+        note=note,
     )
 
 
 def message_store(
-    *, sender: User, text: Any, to: Any = None, client_id: Any = None
+    *,
+    sender: User,
+    text: Any,
+    to: Any = None,
+    client_id: Any = None,
+    note: Any = None,
 ) -> dict[str, Any]:
     """Validate and store one message from sync code, without publishing it
     (demo data, scripts); return its frame. Raises ChatError."""
-    draft = message_draft(sender=sender, text=text, to=to, client_id=client_id)
+    draft = message_draft(
+        sender=sender, text=text, to=to, client_id=client_id, note=note
+    )
     [outcome] = store.messages_store([draft])
     if isinstance(outcome, ChatError):
         raise outcome
-    return outcome
+    return outcome.frame
 
 
 def _chat_event(wires: list[str]) -> dict[str, Any]:
@@ -110,20 +135,38 @@ async def messages_publish(stored: list[StoredMessage], *, wait: bool = True) ->
 
     Every socket of the thread's user and every admin socket gets each
     message once, the sender's own socket included: that copy is its echo,
-    the ack. The two groups never share a socket (admins have no thread).
-    A group gets all of its messages in one event, so a socket that asked
-    for coalescing gets them in one frame. With ``wait`` False the relay to
-    other processes is queued (in order) rather than awaited.
+    the ack. Notes go to the team only. The two groups never share a socket
+    (admins have no thread). A group gets all of its messages in one event,
+    so a socket that asked for coalescing gets them in one frame. Then the
+    team hears of each conversation whose status or assignee the messages
+    changed. With ``wait`` False the relay to other processes is queued (in
+    order) rather than awaited.
     """
     if not stored:
         return
     by_thread: dict[str, list[str]] = {}
     for message in stored:
-        by_thread.setdefault(message.frame["thread"], []).append(message.wire)
+        if not message.frame["note"]:
+            by_thread.setdefault(message.frame["thread"], []).append(message.wire)
     for thread, wires in by_thread.items():
         await hub.publish(user_group(thread), _chat_event(wires), wait=wait)
     await hub.publish(
         ADMINS_GROUP, _chat_event([message.wire for message in stored]), wait=wait
+    )
+    for message in stored:
+        if message.conversation is not None:
+            await conversation_announce(message.conversation, wait=wait)
+
+
+async def conversation_announce(
+    conversation: dict[str, Any], *, wait: bool = True
+) -> None:
+    """Tell every admin socket, on every process, of a conversation's new state."""
+    # Encoded once here for every socket; "unread" is each admin's own.
+    shared = {key: value for key, value in conversation.items() if key != "unread"}
+    frame = {"type": "conversation", "conversation": shared}
+    await hub.publish(
+        ADMINS_GROUP, {"type": CONVERSATION_EVENT, "text": encode(frame)}, wait=wait
     )
 
 
@@ -151,7 +194,12 @@ message_writer = BatchWriter(
 
 
 async def amessage_post(
-    *, sender: User, text: Any, to: Any = None, client_id: Any = None
+    *,
+    sender: User,
+    text: Any,
+    to: Any = None,
+    client_id: Any = None,
+    note: Any = None,
 ) -> StoredMessage:
     """Store, then publish, a message from async code. Raises ChatError.
 
@@ -159,7 +207,9 @@ async def amessage_post(
     get it through the channel layer; when that is down the message is
     still stored and delivered here, and the others get it on ``resume``.
     """
-    draft = message_draft(sender=sender, text=text, to=to, client_id=client_id)
+    draft = message_draft(
+        sender=sender, text=text, to=to, client_id=client_id, note=note
+    )
     return await message_writer.store(draft)
 
 

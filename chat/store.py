@@ -2,9 +2,10 @@
 
 ``chat.writer`` hands every post read in one turn of the event loop to
 :func:`amessages_store` as one batch: one recipient query, one multi-row
-insert and one upsert per thread, so a batch costs little more than a single
-message. Its outcomes (a :class:`StoredMessage` or the refusal, per draft)
-then go to ``chat.services.publish_batch``.
+insert, and one read and one update of each thread's desk state
+(``chat.desk``), so a batch costs little more than a single message. Its
+outcomes (a :class:`StoredMessage` or the refusal, per draft) then go to
+``chat.services.publish_batch``.
 """
 
 import functools
@@ -19,10 +20,10 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User, is_admin_role
-from chat import loopdb
+from chat import desk, loopdb
 from chat.dbthread import db_call
 from chat.frames import ChatError, encode, message_frame_of
-from chat.models import Message, Thread
+from chat.models import Message
 from chatproject.isotime import iso_utc
 
 
@@ -35,14 +36,19 @@ class Draft:
     text: str
     client_id: str | None
     to: str | None
+    # An internal note of the team (PROTOCOL.md 4): admins only.
+    note: bool = False
 
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """A stored message: its ``message`` frame, and that frame encoded once."""
+    """A stored message: its ``message`` frame, that frame encoded once, and
+    its thread's ``conversation`` when this message changed the thread's
+    status or assignee (the last such message of its thread in the batch)."""
 
     frame: dict[str, Any]
     wire: str
+    conversation: dict[str, Any] | None = None
 
 
 class _Statements:
@@ -62,9 +68,7 @@ class _Statements:
             # What Django's adapter makes of an aware UTC instant (drafts'
             # are timezone.now()), at a fifth of its cost per message.
             self.adapt_instant = _sqlite_instant
-        users, messages, threads = (
-            q(model._meta.db_table) for model in (User, Message, Thread)
-        )
+        users, messages = (q(model._meta.db_table) for model in (User, Message))
         self._recipients = (
             f"SELECT {q('username')}, {q('id')}, {q('role')} FROM {users} "  # noqa: S608 (names from the models)
             f"WHERE {q('username')} IN "
@@ -75,15 +79,6 @@ class _Statements:
         )
         self._returning = f" RETURNING {q('id')}"
         self._row = "(" + ", ".join(["%s"] * len(_MESSAGE_COLUMNS)) + ")"
-        # The condition keeps the newest id whichever transaction commits
-        # last (several processes on PostgreSQL).
-        self.thread_upsert = (
-            f"INSERT INTO {threads} ({q('user_id')}, {q('last_message_id')}) "  # noqa: S608 (names from the models)
-            f"VALUES (%s, %s) ON CONFLICT ({q('user_id')}) DO UPDATE SET "
-            f"{q('last_message_id')} = excluded.{q('last_message_id')} "
-            f"WHERE {threads}.{q('last_message_id')} IS NULL "
-            f"OR {threads}.{q('last_message_id')} < excluded.{q('last_message_id')}"
-        )
 
     @functools.cache  # noqa: B019 (one instance, kept for the process)
     def recipients(self, count: int) -> str:
@@ -142,6 +137,7 @@ _MESSAGE_COLUMNS = (
     "text",
     "client_id",
     "created_at",
+    "note",
 )
 
 
@@ -159,12 +155,7 @@ def _insert_messages(cursor, rows: list[tuple]) -> list[int]:
     return sorted(row_id for (row_id,) in cursor.fetchall())
 
 
-def _threads_touch(cursor, newest_by_thread: dict[int, int]) -> None:
-    # One upsert per thread.
-    cursor.executemany(_statements().thread_upsert, list(newest_by_thread.items()))
-
-
-def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
+def _messages_write(cursor, drafts: list[Draft]) -> list[StoredMessage | ChatError]:
     """The statements of :func:`messages_store`, inside the caller's transaction.
 
     ``cursor`` takes ``%s`` placeholders: Django's, or chat.loopdb's.
@@ -194,38 +185,62 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[dict[str, Any] | ChatEr
                 draft.text,
                 draft.client_id,
                 stored_at_db,
+                draft.note,
             )
         )
     if not rows:
         return outcomes  # refusals only
+    # Threads first: their locks order concurrent batches of one thread, so
+    # ids and the desk's rules follow the same order.
+    states = desk.threads_lock(cursor, [row[0] for row in rows])
     ids = iter(_insert_messages(cursor, rows))
-    newest: dict[int, int] = {}
-    frames = []
+    posted = []
+    written: list[tuple[int, dict[str, Any]] | ChatError] = []
     for outcome in outcomes:
         if isinstance(outcome, ChatError):
-            frames.append(outcome)
+            written.append(outcome)
             continue
         draft, thread_id, thread_name = outcome
         message_id = next(ids)
-        newest[thread_id] = message_id
-        frames.append(
-            message_frame_of(
-                message_id=message_id,
-                thread=thread_name,
-                sender=draft.sender.username,
-                sender_name=draft.sender.name,
-                sender_role=draft.sender.role,
-                text=draft.text,
-                sent_at=sent_at,
-                client_id=draft.client_id,
+        frame = message_frame_of(
+            message_id=message_id,
+            thread=thread_name,
+            sender=draft.sender.username,
+            sender_name=draft.sender.name,
+            sender_role=draft.sender.role,
+            text=draft.text,
+            sent_at=sent_at,
+            client_id=draft.client_id,
+            note=draft.note,
+        )
+        posted.append(
+            (
+                message_id,
+                desk.Posted(thread_id, draft.sender.id, draft.note, stored_at_db),
+                frame,
             )
         )
-    _threads_touch(cursor, newest)
-    return frames
+        written.append((thread_id, frame))
+    conversations = desk.threads_update(cursor, states, posted)
+    results: list[StoredMessage | ChatError] = []
+    # A thread's conversation rides on its last message of the batch.
+    told = set()
+    for item in reversed(written):
+        if isinstance(item, ChatError):
+            results.append(item)
+            continue
+        thread_id, frame = item
+        conversation = None
+        if thread_id in conversations and thread_id not in told:
+            told.add(thread_id)
+            conversation = conversations[thread_id]
+        results.append(StoredMessage(frame, encode(frame), conversation))
+    results.reverse()
+    return results
 
 
-def messages_store(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
-    """Store drafts in one transaction; for each, its ``message`` frame or its refusal.
+def messages_store(drafts: list[Draft]) -> list[StoredMessage | ChatError]:
+    """Store drafts in one transaction; for each, the stored message or its refusal.
 
     Sync code, any thread, on Django's connection.
     """
@@ -233,7 +248,7 @@ def messages_store(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
         return _messages_write(cursor, drafts)
 
 
-def messages_store_on_loop(drafts: list[Draft]) -> list[dict[str, Any] | ChatError]:
+def messages_store_on_loop(drafts: list[Draft]) -> list[StoredMessage | ChatError]:
     """:func:`messages_store` on the event loop's own thread, for SQLite.
 
     Raises ``loopdb.UseDatabaseThread`` when this cannot be done at once
@@ -257,12 +272,6 @@ async def amessages_store(drafts: list[Draft]) -> list[StoredMessage | ChatError
     hop to a thread); otherwise, and on PostgreSQL, on the database thread.
     """
     try:
-        outcomes = messages_store_on_loop(drafts)
+        return messages_store_on_loop(drafts)
     except loopdb.UseDatabaseThread:
-        outcomes = await db_call(messages_store, drafts)
-    return [
-        outcome
-        if isinstance(outcome, ChatError)
-        else StoredMessage(frame=outcome, wire=encode(outcome))
-        for outcome in outcomes
-    ]
+        return await db_call(messages_store, drafts)

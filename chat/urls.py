@@ -9,5 +9,11 @@ urlpatterns = [
     path("api/messages/mine", views.my_messages, name="api-my-messages"),
     path("api/messages", views.thread_messages, name="api-thread-messages"),
     path("api/conversations", views.conversations, name="api-conversations"),
+    path(
+        "api/conversations/<str:username>",
+        views.conversation,
+        name="api-conversation",
+    ),
+    path("api/admins", views.admins, name="api-admins"),
     path("api/canned-replies", views.canned_replies, name="api-canned-replies"),
 ]

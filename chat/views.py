@@ -1,9 +1,13 @@
-"""The chat page and the history API (PROTOCOL.md section 2), on top of selectors."""
+"""The chat page, the history API and the desk's API (PROTOCOL.md 2 and 4)."""
 
+import logging
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.http_auth import (
     admin_required,
@@ -11,8 +15,12 @@ from accounts.http_auth import (
     login_required_page,
     token_required,
 )
-from chat import selectors
+from accounts.views import BadJson, bad_json, read_json
+from chat import assignment, inbox, selectors, services
 from chat.dbthread import db_read
+from chat.frames import ChatError
+
+logger = logging.getLogger(__name__)
 
 
 class BadParameter(Exception):
@@ -58,7 +66,9 @@ def _history_page(request, thread_id: int) -> JsonResponse:
         }
     except BadParameter as err:
         return api_error(400, "invalid_parameter", str(err))
-    messages, has_more = selectors.thread_history(thread_id=thread_id, **page)
+    messages, has_more = selectors.thread_history(
+        viewer=request.user, thread_id=thread_id, **page
+    )
     return JsonResponse({"messages": messages, "has_more": has_more})
 
 
@@ -109,19 +119,127 @@ async def thread_messages(request):
     return await db_read(_thread_messages, request)
 
 
+def _choice(request, name: str, choices: dict[str, object]):
+    raw = request.GET.get(name, "")
+    if raw not in choices:
+        raise BadParameter(
+            _("'%(name)s' must be one of: %(choices)s.")
+            % {"name": name, "choices": ", ".join(c for c in choices if c)}
+        )
+    return choices[raw]
+
+
+def _filters(request) -> inbox.Filters | None:
+    """The inbox filters asked for; None when they can match nothing (an
+    assignee who does not exist). Raises BadParameter."""
+    status = _choice(
+        request,
+        "status",
+        {"": None, "all": None, "open": "open", "resolved": "resolved"},
+    )
+    needs_reply = _choice(
+        request,
+        "needs_reply",
+        {"": None, "1": True, "true": True, "0": False, "false": False},
+    )
+    assignee = request.GET.get("assignee", "")
+    if assignee == "none":
+        return inbox.Filters(status=status, unassigned=True, needs_reply=needs_reply)
+    assignee_id = selectors.user_id_of(assignee) if assignee else None
+    if assignee and assignee_id is None:
+        return None
+    return inbox.Filters(status=status, assignee=assignee_id, needs_reply=needs_reply)
+
+
 @require_GET
 @admin_required
 def conversations(request):
-    """GET /api/conversations: the inbox, newest first, with unread counts (admins)."""
+    """GET /api/conversations: the inbox, filtered, searched, paged (admins)."""
     try:
+        filters = _filters(request)
+        order = _choice(
+            request,
+            "order",
+            {"": inbox.RECENT, "recent": inbox.RECENT, "waiting": inbox.WAITING},
+        )
         before = _id_param(request, "before")
         limit = _limit_param(request)
+        cursor = request.GET.get("cursor") or None
+        after_waiting = inbox.waiting_cursor(cursor) if cursor else None
+    except ValueError:
+        return api_error(
+            400, "invalid_parameter", _("'cursor' must be a next_cursor as given.")
+        )
     except BadParameter as err:
         return api_error(400, "invalid_parameter", str(err))
-    rows, has_more = selectors.conversation_list(
-        admin=request.user, before=before, limit=limit
-    )
-    return JsonResponse({"conversations": rows, "has_more": has_more})
+    query = request.GET.get("q", "").strip()
+    next_cursor = None
+    if filters is None:
+        rows, has_more = [], False
+    elif query:
+        rows, has_more = inbox.conversation_search(
+            admin=request.user, query=query, filters=filters, before=before, limit=limit
+        )
+    else:
+        rows, has_more, next_cursor = inbox.conversation_list(
+            admin=request.user,
+            filters=filters,
+            order=order,
+            before=before,
+            after_waiting=after_waiting,
+            limit=limit,
+        )
+    body = {"conversations": rows, "has_more": has_more}
+    if order == inbox.WAITING:
+        body["next_cursor"] = next_cursor
+    return JsonResponse(body)
+
+
+def _announce(conversation) -> None:
+    try:
+        async_to_sync(services.conversation_announce)(conversation)
+    except Exception:
+        # The change is stored, and the next page load shows it; the
+        # team's sockets miss this one frame.
+        logger.exception("could not announce a conversation change")
+
+
+@require_http_methods(["GET", "PATCH"])
+@admin_required
+def conversation(request, username: str):
+    """GET and PATCH /api/conversations/USER: one conversation, and the team's
+    changes to it (status, assignee; PROTOCOL.md 4)."""
+    try:
+        if request.method == "GET":
+            user_id = assignment.customer_id_of(username)
+            return JsonResponse(inbox.conversation_of(user_id, admin=request.user))
+        change = assignment.change_of(read_json(request))
+        row, changed = assignment.conversation_change(
+            admin=request.user, username=username, change=change
+        )
+    except BadJson as err:
+        return bad_json(err)
+    except assignment.Conflict as conflict:
+        owner = conflict.conversation["assignee_name"]
+        detail = (
+            _("%(name)s is handling this conversation now.") % {"name": owner}
+            if owner
+            else _("Nobody is handling this conversation now.")
+        )
+        return api_error(409, "conflict", detail, conversation=conflict.conversation)
+    except ChatError as err:
+        status = 404 if err.code == "unknown_user" else 400
+        return api_error(status, err.code, str(err.detail))
+    if changed:
+        transaction.on_commit(lambda: _announce(row))
+    return JsonResponse(row)
+
+
+@require_GET
+@admin_required
+def admins(request):
+    """GET /api/admins: the support team, for the assignee picker (admins)."""
+    return JsonResponse({"admins": inbox.admin_list()})
 
 
 @require_GET

@@ -26,11 +26,19 @@ def wide_batches(monkeypatch):
     monkeypatch.setattr(services.message_writer, "spacing", 0.2)
 
 
-async def messages_of(communicator, expected: int) -> tuple[list[dict], int]:
-    """Read until ``expected`` messages arrived; return them and the frame count."""
+async def messages_of(
+    communicator, expected: int, conversations: list | None = None
+) -> tuple[list[dict], int]:
+    """Read until ``expected`` messages arrived; return them and the frame count.
+
+    ``conversation`` frames (the desk's) go to ``conversations`` when given.
+    """
     messages, frame_count = [], 0
     while len(messages) < expected:
         frame = await communicator.receive_json_from(timeout=10)
+        if frame["type"] == "conversation" and conversations is not None:
+            conversations.append(frame["conversation"])
+            continue
         frame_count += 1
         if frame["type"] == "messages":
             assert len(frame["messages"]) > 1, "a batch of one is a message frame"
@@ -38,6 +46,12 @@ async def messages_of(communicator, expected: int) -> tuple[list[dict], int]:
         else:
             assert frame["type"] == "message"
             messages.append(frame)
+    while conversations is not None and not await communicator.receive_nothing(
+        timeout=0.3
+    ):
+        frame = await communicator.receive_json_from(timeout=1)
+        assert frame["type"] == "conversation", frame
+        conversations.append(frame["conversation"])
     assert await communicator.receive_nothing(timeout=0.3)
     return messages, frame_count
 
@@ -91,9 +105,12 @@ async def test_an_admin_reply_in_a_batch_is_echoed_once_to_a_coalescing_sender(
             ),
         )
         at_ana, _ = await messages_of(ana, 2)
-        at_support, _ = await messages_of(support, 2)
+        told = []
+        at_support, _ = await messages_of(support, 2, told)
         assert [m["client_id"] for m in at_ana] == ["p", "r"]
         assert at_support == at_ana
+        # The reply made the admin the owner: the team is told, once.
+        assert [c["assignee"] for c in told] == [admin_user.username]
     finally:
         await ana.disconnect()
         await support.disconnect()

@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.models import Role
+from chat import inbox as desk_inbox
 from chat import selectors, services
 
 pytestmark = pytest.mark.django_db
@@ -31,24 +32,29 @@ def ids(frames: list[dict]) -> list[int]:
     return [frame["id"] for frame in frames]
 
 
+def conversation_list(admin, limit: int = 50, **kwargs) -> tuple[list[dict], bool]:
+    rows, has_more, _ = desk_inbox.conversation_list(admin=admin, limit=limit, **kwargs)
+    return rows, has_more
+
+
 def inbox(admin, **kwargs) -> tuple[list[str], bool]:
-    conversations, has_more = selectors.conversation_list(admin=admin, **kwargs)
+    conversations, has_more = conversation_list(admin, **kwargs)
     return [row["user"] for row in conversations], has_more
 
 
 def unread_of(admin) -> dict[str, int]:
-    conversations, _ = selectors.conversation_list(admin=admin)
+    conversations, _ = conversation_list(admin)
     return {row["user"]: row["unread"] for row in conversations}
 
 
 def test_a_thread_page_is_its_newest_messages_oldest_first(user, thread_of_ana):
-    page, has_more = selectors.thread_history(thread_id=user.pk, limit=4)
+    page, has_more = selectors.thread_history(viewer=user, thread_id=user.pk, limit=4)
     assert ids(page) == ids(thread_of_ana[-4:])
     assert has_more is True
 
 
 def test_a_thread_page_holds_the_stored_frames(user, thread_of_ana):
-    page, _ = selectors.thread_history(thread_id=user.pk)
+    page, _ = selectors.thread_history(viewer=user, thread_id=user.pk)
     assert page == thread_of_ana
 
 
@@ -72,7 +78,7 @@ def test_a_page_next_to_an_id_says_whether_more_lie_beyond(
 ):
     """A page of two before or after the message at index ``at`` of six."""
     page, has_more = selectors.thread_history(
-        thread_id=user.pk, limit=2, **{bound: thread_of_ana[at]["id"]}
+        viewer=user, thread_id=user.pk, limit=2, **{bound: thread_of_ana[at]["id"]}
     )
     assert ids(page) == ids(thread_of_ana[expected])
     assert has_more is more
@@ -80,7 +86,7 @@ def test_a_page_next_to_an_id_says_whether_more_lie_beyond(
 
 def test_a_thread_page_holds_no_other_threads_messages(user, luis, thread_of_ana):
     post(luis, "otra conversación")
-    page, _ = selectors.thread_history(thread_id=user.pk)
+    page, _ = selectors.thread_history(viewer=user, thread_id=user.pk)
     assert ids(page) == ids(thread_of_ana)
 
 
@@ -110,7 +116,7 @@ def test_conversations_come_newest_message_first(user, luis, admin_user):
     post(user, "primero")
     post(luis, "segundo")
     answer = post(admin_user, "respuesta", to="ana")
-    conversations, has_more = selectors.conversation_list(admin=admin_user)
+    conversations, has_more = conversation_list(admin_user)
     assert [row["user"] for row in conversations] == ["ana", "luis"]
     assert conversations[0]["last_message"] == answer
     assert has_more is False
@@ -127,7 +133,7 @@ def test_conversation_pages_continue_before_the_last_message_id(
     eva = make_user("eva")
     for who in (user, luis, eva):
         post(who, "hola")
-    first, has_more = selectors.conversation_list(admin=admin_user, limit=2)
+    first, has_more = conversation_list(admin_user, limit=2)
     assert [row["user"] for row in first] == ["eva", "luis"] and has_more is True
     before = first[-1]["last_message"]["id"]
     assert inbox(admin_user, before=before, limit=2) == (["ana"], False)

@@ -30,6 +30,7 @@ def test_a_user_message_is_stored_in_their_own_thread(user):
         "text": "hola",
         "sent_at": frame["sent_at"],
         "client_id": "c-1",
+        "note": False,
     }
     assert frame["sent_at"].endswith("Z")
     assert Thread.objects.get(user=user).last_message_id == message.id

@@ -17,19 +17,31 @@ HTTP_TIMEOUT_SECONDS = 5
 
 
 class ChatSocket:
-    """A chat connection speaking JSON frames; ``hello`` is its first frame."""
+    """A chat connection speaking JSON frames; ``hello`` is its first frame.
+
+    ``conversation`` frames (the desk's, on admin sockets) are set aside in
+    ``conversations``: the message tests count messages, and the desk's
+    tests read that list.
+    """
 
     def __init__(self, ws: ClientConnection):
         self.ws = ws
         self.hello: dict[str, Any] | None = None
+        self.conversations: list[dict[str, Any]] = []
 
     async def send_json(self, frame: Any) -> None:
         await self.ws.send(json.dumps(frame))
 
-    async def recv_json(self) -> Any:
-        raw = await asyncio.wait_for(self.ws.recv(), RECV_TIMEOUT_SECONDS)
-        assert isinstance(raw, str), f"expected a text frame, got {raw!r}"
-        return json.loads(raw)
+    async def recv_json(self, seconds: float = RECV_TIMEOUT_SECONDS) -> Any:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            raw = await asyncio.wait_for(self.ws.recv(), max(left, 0))
+            assert isinstance(raw, str), f"expected a text frame, got {raw!r}"
+            frame = json.loads(raw)
+            if frame.get("type") != "conversation":
+                return frame
+            self.conversations.append(frame["conversation"])
 
     async def read(self, count: int) -> list[Any]:
         """Exactly the next ``count`` frames."""
@@ -43,7 +55,7 @@ class ChatSocket:
 
     async def assert_quiet(self, seconds: float = QUIET_SECONDS) -> None:
         try:
-            extra = await asyncio.wait_for(self.ws.recv(), seconds)
+            extra = await self.recv_json(seconds)
         except TimeoutError:
             return
         raise AssertionError(f"unexpected frame: {extra!r}")
