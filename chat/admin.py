@@ -10,6 +10,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.models import Role, User
 from chat.frames import message_frame
 from chat.models import CannedReply, Message, ReadState, Thread
 
@@ -28,16 +29,65 @@ def _thread_messages(user_id: int):
     )
 
 
+class AssigneeFilter(admin.SimpleListFilter):
+    """By owner: each admin who owns a conversation, or nobody."""
+
+    title = _("assignee")
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        owners = (
+            User.objects.filter(role=Role.ADMIN)
+            .order_by("username")
+            .values_list("pk", "username")
+        )
+        return [("none", _("Unassigned")), *((str(pk), name) for pk, name in owners)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(assignee__isnull=True)
+        if self.value() and self.value().isdigit():
+            return queryset.filter(assignee_id=int(self.value()))
+        return queryset
+
+
+class NeedsReplyFilter(admin.SimpleListFilter):
+    title = _("needs a reply")
+    parameter_name = "needs_reply"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Yes")), ("0", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("0", "1"):
+            return queryset.filter(waiting_since__isnull=self.value() == "0")
+        return queryset
+
+
 @admin.register(Thread)
 class ConversationAdmin(admin.ModelAdmin):
     """One row per customer's conversation; the transcript is read-only."""
 
-    list_display = ("user", "customer_name", "last_message_preview", "last_sent_at")
-    list_select_related = ("user", "last_message")
+    list_display = (
+        "user",
+        "customer_name",
+        "status",
+        "assignee",
+        "needs_reply",
+        "last_message_preview",
+        "last_sent_at",
+    )
+    list_select_related = ("user", "last_message", "assignee")
+    list_filter = ("status", AssigneeFilter, NeedsReplyFilter)
     search_fields = ("user__username", "user__display_name")
     ordering = ("-last_message_id",)
-    fields = ("user", "transcript")
-    readonly_fields = ("user", "transcript")
+    fields = ("user", "status", "assignee", "waiting_since", "transcript")
+    readonly_fields = fields
+
+    @admin.display(description=_("needs a reply"), boolean=True)
+    def needs_reply(self, thread):
+        return thread.needs_reply
+
     actions = ("export_json", "delete_personal_data")
 
     @admin.display(description=_("name"))
@@ -57,9 +107,14 @@ class ConversationAdmin(admin.ModelAdmin):
         # Escaped by format_html_join: message texts are untrusted input.
         return format_html_join(
             "",
-            "<p><strong>{}</strong> <small>{}</small><br>{}</p>",
+            "<p><strong>{}</strong>{} <small>{}</small><br>{}</p>",
             (
-                (message.sender_name, message.created_at, message.text)
+                (
+                    message.sender_name,
+                    _(" (internal note)") if message.note else "",
+                    message.created_at,
+                    message.text,
+                )
                 for message in _thread_messages(thread.user_id)
             ),
         )
@@ -134,7 +189,7 @@ class MessageAdmin(admin.ModelAdmin):
         "created_at",
     )
     list_select_related = ("thread",)
-    list_filter = ("sender_role", "created_at")
+    list_filter = ("sender_role", "note", "created_at")
     search_fields = ("text", "thread__username", "sender__username")
     ordering = ("-id",)
     show_full_result_count = False

@@ -95,3 +95,44 @@ def test_deleting_a_customer_s_data_removes_account_messages_and_marks(
     assert not ReadState.objects.filter(thread_id=conversation.pk).exists()
     # Another customer's conversation is untouched.
     assert Message.objects.filter(text="Otra pregunta").exists()
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [
+        ({"status": "open"}, {"Ana García", "luis"}),
+        ({"status": "resolved"}, set()),
+        ({"assignee": "none"}, {"luis"}),
+        ({"needs_reply": "1"}, {"luis"}),
+        ({"needs_reply": "0"}, {"Ana García"}),
+    ],
+    ids=["open", "resolved", "unassigned", "needs_reply", "answered"],
+)
+def test_the_conversation_list_filters_by_status_owner_and_waiting(
+    conversation, boss, client_for, query, shown
+):
+    page = client_for(boss).get("/admin/chat/thread/", query)
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert {name for name in ("Ana García", "luis") if f">{name}<" in html} == shown
+
+
+def test_the_conversation_list_filters_by_assignee(
+    conversation, boss, admin_user, client_for
+):
+    page = client_for(boss).get("/admin/chat/thread/", {"assignee": admin_user.pk})
+
+    html = page.content.decode()
+    assert ">Ana García<" in html and ">luis<" not in html
+
+
+def test_a_transcript_marks_the_team_s_notes(
+    conversation, boss, admin_user, client_for
+):
+    message_store(sender=admin_user, to="ana", text="Cliente VIP", note=True)
+
+    html = client_for(boss).get(f"/admin/chat/thread/{conversation.pk}/change/")
+
+    assert "(internal note)" in html.content.decode()
+    assert "Cliente VIP" in html.content.decode()
