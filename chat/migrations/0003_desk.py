@@ -44,10 +44,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='thread',
-            index=models.Index(fields=['status', 'last_message'], name='thread_status_last'),
-        ),
-        migrations.AddIndex(
-            model_name='thread',
             index=models.Index(fields=['assignee', 'last_message'], name='thread_assignee_last'),
         ),
         migrations.AddIndex(

@@ -3,6 +3,9 @@
 SQLite: FTS5 tables over the messages' text and the users' names, with
 ``remove_diacritics`` so that "jose" finds "José", kept in step by
 triggers: a message and its index entry are written in one transaction.
+``detail=none, columnsize=0``: the search matches words and prefixes, never
+phrases, and ranks by recency, not bm25, so positions and sizes would be
+written with every message for nothing.
 PostgreSQL: GIN indexes over ``to_tsvector('simple', unaccent(...))``
 through an immutable wrapper (``unaccent()`` itself is only stable, and an
 index needs an immutable expression), names qualified so that index upkeep
@@ -21,7 +24,7 @@ from django.db import migrations
 SQLITE_FORWARD = [
     """CREATE VIRTUAL TABLE chat_message_search USING fts5(
          text, content='chat_message', content_rowid='id',
-         tokenize='unicode61 remove_diacritics 2')""",
+         tokenize='unicode61 remove_diacritics 2', detail=none, columnsize=0)""",
     "INSERT INTO chat_message_search(chat_message_search) VALUES ('rebuild')",
     """CREATE TRIGGER chat_message_search_insert AFTER INSERT ON chat_message BEGIN
          INSERT INTO chat_message_search(rowid, text) VALUES (new.id, new.text);
@@ -38,7 +41,7 @@ SQLITE_FORWARD = [
        END""",
     """CREATE VIRTUAL TABLE chat_user_search USING fts5(
          username, display_name, content='accounts_user', content_rowid='id',
-         tokenize='unicode61 remove_diacritics 2')""",
+         tokenize='unicode61 remove_diacritics 2', detail=none, columnsize=0)""",
     "INSERT INTO chat_user_search(chat_user_search) VALUES ('rebuild')",
     """CREATE TRIGGER chat_user_search_insert AFTER INSERT ON accounts_user BEGIN
          INSERT INTO chat_user_search(rowid, username, display_name)
