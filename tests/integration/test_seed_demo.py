@@ -65,3 +65,18 @@ def test_reset_passwords_on_a_fresh_database_creates_the_accounts():
         "ana",
         "luis",
     }
+
+
+def test_the_first_run_gives_the_team_canned_replies_once():
+    from chat.models import CannedReply
+
+    seed_demo()
+    first = set(CannedReply.objects.values_list("shortcut", flat=True))
+    seed_demo()
+    seed_demo("--reset-passwords")
+
+    assert "hello" in first and "hola" in first
+    assert all(
+        "{name}" in text for text in CannedReply.objects.values_list("text", flat=True)
+    )
+    assert CannedReply.objects.count() == len(first)

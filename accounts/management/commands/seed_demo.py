@@ -1,4 +1,5 @@
-"""Create the demo accounts once: one admin and two users, with generated passwords.
+"""Create the demo accounts once: one admin and two users, with generated passwords,
+and a few canned replies for the team to try ``/`` in the composer.
 
 ``--reset-passwords`` gives them new ones and prints those: the way back in
 once the first run's output is gone (passwords are stored hashed, so the old
@@ -11,11 +12,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Role, User, is_admin_role
+from chat.models import CannedReply
 
 DEMO_ACCOUNTS = (
     ("admin", "Support (demo)", Role.ADMIN),
     ("ana", "Ana García", Role.USER),
     ("luis", "Luis Pérez", Role.USER),
+)
+
+DEMO_CANNED_REPLIES = (
+    ("hello", "Hi {name}, thanks for writing to us. How can we help?"),
+    ("hola", "Hola {name}, gracias por escribirnos. ¿En qué podemos ayudarte?"),
+    ("order", "Could you tell me your order number, {name}? I'll look it up."),
+    ("thanks", "Thank you, {name}. Is there anything else we can do for you?"),
 )
 
 
@@ -52,6 +61,11 @@ class Command(BaseCommand):
                 else:
                     continue
                 shown.append((username, user.role, password))
+            if shown and not reset_passwords and not CannedReply.objects.exists():
+                CannedReply.objects.bulk_create(
+                    CannedReply(shortcut=shortcut, text=text)
+                    for shortcut, text in DEMO_CANNED_REPLIES
+                )
         if not shown:
             # No word "password" beyond this sentence: scripts/smoke_make_run.py
             # checks that a second run shows none.
