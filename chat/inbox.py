@@ -182,6 +182,8 @@ def conversation_search(
     matches = _messages_by_id([hit.match for hit in shown if hit.match is not None])
     rows = []
     for hit in shown:
+        if hit.thread_id not in threads:
+            continue  # the customer was deleted meanwhile
         row = conversation_row(threads[hit.thread_id])
         row["match"] = matches.get(hit.match)
         rows.append(row)
