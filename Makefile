@@ -9,7 +9,7 @@ N ?= 2
 CLUSTER_PORT ?= 8080
 CLUSTER_PACKAGES := redis-server postgresql nginx
 
-.PHONY: run demo-accounts test smoke lint fmt latency clean cluster cluster-stop test-cluster
+.PHONY: run demo-accounts test test-postgres smoke lint fmt latency clean cluster cluster-stop test-cluster
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -30,9 +30,22 @@ demo-accounts: $(VENV)/.runtime  ## new passwords for the demo accounts, printed
 	@$(DEV) $(PY) manage.py migrate --noinput -v 0
 	$(DEV) $(PY) manage.py seed_demo --reset-passwords
 
-test: $(VENV)/.dev  ## install what the tests need, then run them all
-	scripts/install-system-packages.sh redis-server chromium
+# `make test` runs the suite on SQLite, then the tests marked `postgres` again on a
+# private PostgreSQL server. ARGS (a path, -k, -x ...) narrows the first run only:
+# ARGS selecting none of the marked tests would fail the second run ("no tests
+# collected"), and that run stays a whole check of PostgreSQL, a fraction of the
+# suite. `make test-postgres ARGS=...` narrows it instead. -p no:cacheprovider:
+# --lf/--ff keep remembering the SQLite run.
+POSTGRES_TESTS = $(PY) scripts/with_postgres.py -- scripts/run-tests.sh $(PY) -m postgres -p no:cacheprovider
+
+test: $(VENV)/.dev  ## install what the tests need, then run them all (PostgreSQL-marked ones twice)
+	scripts/install-system-packages.sh redis-server chromium postgresql
 	scripts/run-tests.sh $(PY) $(ARGS)
+	$(POSTGRES_TESTS)
+
+test-postgres: $(VENV)/.dev  ## only the tests marked `postgres`, on a private PostgreSQL server
+	scripts/install-system-packages.sh postgresql
+	$(POSTGRES_TESTS) $(ARGS)
 
 smoke: $(VENV)/.dev  ## `make run` in a fresh clone serves the login page; the demo admin signs in
 	$(PY) scripts/smoke_make_run.py

@@ -5,7 +5,7 @@ from django.test import Client
 
 from chat.models import CannedReply
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 @pytest.fixture
