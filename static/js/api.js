@@ -2,10 +2,12 @@
 // protocol's {"error": CODE} body turned into an ApiError.
 
 export class ApiError extends Error {
-  constructor(status, code, detail) {
+  // body: the whole error body (a 409 carries the current state in it).
+  constructor(status, code, detail, body = {}) {
     super(detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code;
+    this.body = body;
   }
 
   // True when the answer means "you are not signed in any more".
@@ -36,7 +38,7 @@ async function failure(response) {
   } catch {
     // Not the API's error body (a proxy's page, a 405): the status says enough.
   }
-  return new ApiError(response.status, body.error, body.detail);
+  return new ApiError(response.status, body.error, body.detail, body);
 }
 
 export async function getJson(path) {
@@ -57,10 +59,11 @@ async function csrfToken() {
   return token;
 }
 
-export async function postJson(path, body = {}) {
+// An unsafe request (POST, PATCH...) with a JSON body and the CSRF header.
+export async function sendJson(method, path, body = {}) {
   const send = async () =>
     fetch(path, {
-      method: "POST",
+      method,
       credentials: "same-origin",
       headers: {
         Accept: "application/json",
@@ -81,6 +84,14 @@ export async function postJson(path, body = {}) {
   }
   if (!response.ok) throw await failure(response);
   return response.status === 204 ? null : response.json();
+}
+
+export function postJson(path, body = {}) {
+  return sendJson("POST", path, body);
+}
+
+export function patchJson(path, body = {}) {
+  return sendJson("PATCH", path, body);
 }
 
 // POST /api/auth/refresh: a new token cookie; resolves to the session body.

@@ -28,8 +28,8 @@ export function backoffDelay(attempt) {
 
 export class Connection {
   // hooks: lastId() -> highest message id seen; frame(f, {replayed}) for
-  // message and error frames; state(name); ready() once a socket has caught
-  // up; signedOut(code).
+  // message, conversation and error frames; state(name); ready() once a
+  // socket has caught up; signedOut(code).
   constructor(url, hooks) {
     this.url = url;
     this.hooks = hooks;
@@ -134,6 +134,11 @@ export class Connection {
         break;
       case "message":
         this.#delivered(handle, frame);
+        break;
+      case "conversation":
+        // A thread's desk state changed (admins): not replayed on resume,
+        // so ready() is where a page catches up on what it missed.
+        this.hooks.frame(frame, { replayed: false });
         break;
       default:
         break;

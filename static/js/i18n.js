@@ -15,6 +15,12 @@ export function ngettext(singular, plural, count) {
   return count === 1 ? singular : plural;
 }
 
+// The same English words meaning different things ("Resolved": a view, a
+// status) are told apart by a context.
+export function pgettext(context, msgid) {
+  return typeof catalog.pgettext === "function" ? catalog.pgettext(context, msgid) : msgid;
+}
+
 // A named placeholder, "%(name)s"; the only kind the catalog's strings use.
 export const PLACEHOLDER = /%\((\w+)\)s/g;
 

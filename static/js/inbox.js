@@ -1,22 +1,33 @@
-// The support team's shared inbox: one button per conversation, newest
-// first, with a preview of the last message and an unread badge. Arrow keys,
-// Home and End move between conversations.
+// The support team's shared inbox: every conversation the page knows of
+// (kept current by message and conversation frames, whichever view is
+// shown), and the list of those the current view (views.js) takes, in its
+// order. A row: the name, a preview of the last message, an unread badge,
+// who handles it and how long the customer has waited. Arrow keys, Home and
+// End move between rows.
 
-import { gettext, interpolate, ngettext } from "./i18n.js";
-import { el, interpolateNodes, textEl, timeElement } from "./render.js";
-
-const PREVIEW_CHARS = 120;
+import { el, textEl, timeElement } from "./render.js";
+import { deskLine, moveBetweenRows, preview, unreadBadge } from "./rows.js";
+const NO_MESSAGE = { id: 0, text: "", sent_at: "" };
 
 export class Inbox {
-  // options: me (username), onOpen(user)
+  // options: me (username), onOpen(user), onUnknown(user): a conversation
+  // the page has no row for (its desk state is needed: fetch and merge() it),
+  // onChange(conv) after any change to one, onEmptied() when the focused
+  // row left and none is left.
   constructor(listEl, options) {
     this.list = listEl;
     this.options = options;
-    // user -> {user, name, last, unread, node, counted, live}: `counted` is
-    // the newest id the server's unread count already covers; `live` the ids
-    // seen since, which may arrive out of id order (several processes).
+    // user -> conversation: {user, name, last, status, assignee, assignee_name,
+    // needs_reply, waiting_since, node, partial, ...}. Unread: the server's
+    // count up to `counted`, plus the person's messages seen live since
+    // (`liveUnread`); `live`: every id seen since, which may arrive out of
+    // id order (several processes).
     this.conversations = new Map();
     this.selected = null;
+    this.view = null;
+    this.hasMore = true;
+    this.boundary = null; // the last row of the last page loaded: the view's reach
+    this.seq = 0; // bumped by each conversation frame: fetches older than it lose
     this.list.addEventListener("click", (event) => {
       const button = event.target.closest("button.conv");
       if (button) this.options.onOpen(button.dataset.user);
@@ -24,8 +35,9 @@ export class Inbox {
     this.list.addEventListener("keydown", (event) => this.#onKey(event));
   }
 
+  // Rows in the list now.
   get size() {
-    return this.conversations.size;
+    return this.list.childElementCount;
   }
 
   get highestId() {
@@ -34,34 +46,70 @@ export class Inbox {
     return highest;
   }
 
-  get oldestLastId() {
-    let oldest = 0;
-    for (const conv of this.conversations.values()) {
-      if (!oldest || conv.last.id < oldest) oldest = conv.last.id;
-    }
-    return oldest;
-  }
-
   name(user) {
     return this.conversations.get(user)?.name ?? user;
   }
 
-  // Rows of /api/conversations (first or later pages).
-  load(rows) {
-    for (const row of rows) {
-      const known = this.conversations.get(row.user);
-      if (known && known.last.id >= row.last_message.id) continue;
-      const conv = known ?? { user: row.user, node: null };
-      Object.assign(conv, {
-        name: row.name,
-        last: row.last_message,
-        unread: row.unread,
-        counted: row.last_message.id,
-        live: new Set(),
-      });
-      this.conversations.set(row.user, conv);
-      this.#render(conv);
+  get(user) {
+    const conv = this.conversations.get(user);
+    return conv && !conv.partial ? conv : null;
+  }
+
+  // A new view: an empty list until its first page is loaded().
+  setView(view) {
+    this.view = view;
+    this.hasMore = true;
+    this.boundary = null;
+    this.list.replaceChildren();
+  }
+
+  // A page of the current view's rows; hasMore: whether pages lie beyond it.
+  // stamp: the seq when it was asked for.
+  loaded(rows, { hasMore, stamp }) {
+    const convs = rows.map((row) => this.merge(row, stamp, { render: false }));
+    for (const conv of convs) {
+      if (this.view.match(conv)) this.#render(conv);
     }
+    this.hasMore = hasMore;
+    if (convs.length) this.boundary = snapshot(convs[convs.length - 1]);
+    // What frames taught the page about other rows counts too.
+    for (const conv of this.conversations.values()) this.#evaluate(conv);
+  }
+
+  // A CONV from the server (a page, one conversation, a PATCH's answer). Its
+  // desk state counts unless a conversation frame came after ``stamp`` (the
+  // seq when the request went out); its messages unless the page has newer.
+  merge(row, stamp = this.seq, { render = true } = {}) {
+    const conv = this.#conv(row.user);
+    const last = row.last_message ?? NO_MESSAGE;
+    if (conv.partial || last.id >= conv.last.id) {
+      conv.last = last;
+      conv.name = row.name;
+      conv.needs_reply = Boolean(row.needs_reply);
+      conv.waiting_since = row.waiting_since ?? null;
+      conv.deskMsgId = last.id;
+      if (row.unread !== undefined) {
+        conv.serverUnread = row.unread;
+        conv.counted = last.id;
+        for (const id of conv.liveUnread) if (id <= last.id) conv.liveUnread.delete(id);
+      }
+    }
+    if (conv.partial || conv.deskSeq <= stamp) this.#takeDesk(conv, row);
+    conv.partial = false;
+    if (render) this.#evaluate(conv);
+    return conv;
+  }
+
+  // A conversation frame: status or owner changed (it has no unread count).
+  applyFrame(row) {
+    const known = this.conversations.has(row.user) && !this.conversations.get(row.user).partial;
+    const conv = this.merge(row, Infinity, { render: false });
+    this.seq += 1;
+    conv.deskSeq = this.seq;
+    // Known now, but for its unread count.
+    if (!known) this.options.onUnknown(row.user);
+    this.#evaluate(conv);
+    return conv;
   }
 
   // A live or replayed message. Returns true when it is one the
@@ -71,50 +119,125 @@ export class Inbox {
     let conv = this.conversations.get(message.thread);
     if (conv && (message.id <= conv.counted || conv.live.has(message.id))) return false;
     if (!conv) {
-      conv = {
-        user: message.thread,
-        name: message.thread,
-        unread: 0,
-        node: null,
-        last: message,
-        counted: 0,
-        live: new Set(),
-      };
-      this.conversations.set(message.thread, conv);
+      conv = this.#conv(message.thread);
+      conv.name = message.thread;
+      this.options.onUnknown(message.thread);
     }
     conv.live.add(message.id);
     const newest = message.id >= conv.last.id;
     if (newest) conv.last = message;
-    // Only the person's own messages are work waiting for the team.
-    if (message.from === message.thread) {
-      if (newest) conv.name = message.name;
-      if (!reading) conv.unread += 1;
+    const fromPerson = message.from === message.thread;
+    if (fromPerson && newest) conv.name = message.name;
+    if (fromPerson && !reading) conv.liveUnread.add(message.id);
+    // Whether it waits for a reply, as the server decides: notes aside, the
+    // person's message starts the wait (if not already waiting), the team's ends it.
+    if (!message.note && message.id > conv.deskMsgId) {
+      conv.deskMsgId = message.id;
+      if (!fromPerson) {
+        conv.needs_reply = false;
+        conv.waiting_since = null;
+      } else if (!conv.needs_reply) {
+        conv.needs_reply = true;
+        conv.waiting_since = message.sent_at;
+      }
     }
-    this.#render(conv);
+    this.#evaluate(conv);
     return true;
   }
 
   clearUnread(user) {
     const conv = this.conversations.get(user);
-    if (conv && conv.unread) {
-      conv.unread = 0;
-      this.#render(conv);
+    if (conv && (conv.serverUnread || conv.liveUnread.size)) {
+      conv.serverUnread = 0;
+      conv.liveUnread.clear();
+      this.#evaluate(conv);
     }
   }
 
   select(user) {
     this.selected = user;
-    for (const conv of this.conversations.values()) {
-      const button = conv.node.firstElementChild;
-      if (conv.user === user) button.setAttribute("aria-current", "true");
+    for (const button of this.list.querySelectorAll("button.conv")) {
+      if (button.dataset.user === user) button.setAttribute("aria-current", "true");
       else button.removeAttribute("aria-current");
     }
   }
 
-  // Focus ``user``'s conversation, or the first one.
+  // Focus ``user``'s row, or the first one; false when the list is empty.
   focus(user) {
     const conv = this.conversations.get(user);
-    (conv?.node ?? this.list.querySelector("li"))?.firstElementChild.focus();
+    const row = conv?.node?.parentNode === this.list ? conv.node : this.list.firstElementChild;
+    row?.firstElementChild.focus();
+    return Boolean(row);
+  }
+
+  // The waiting times, once a minute.
+  tick() {
+    for (const row of this.list.children) {
+      const conv = this.conversations.get(row.firstElementChild.dataset.user);
+      if (conv?.needs_reply) this.#render(conv);
+    }
+  }
+
+  #conv(user) {
+    let conv = this.conversations.get(user);
+    if (!conv) {
+      conv = {
+        user,
+        name: user,
+        last: NO_MESSAGE,
+        node: null,
+        partial: true,
+        serverUnread: 0,
+        counted: 0,
+        live: new Set(),
+        liveUnread: new Set(),
+        status: "open",
+        assignee: null,
+        assignee_name: null,
+        needs_reply: false,
+        waiting_since: null,
+        deskMsgId: 0,
+        deskSeq: 0,
+      };
+      this.conversations.set(user, conv);
+    }
+    return conv;
+  }
+
+  #takeDesk(conv, row) {
+    conv.status = row.status === "resolved" ? "resolved" : "open";
+    conv.assignee = row.assignee ?? null;
+    conv.assignee_name = row.assignee_name ?? row.assignee ?? null;
+  }
+
+  // Whether a row not in the list yet falls within the pages loaded so far.
+  #inReach(conv) {
+    if (!this.hasMore) return true;
+    return this.boundary !== null && this.view.compare(conv, this.boundary) <= 0;
+  }
+
+  // Show, move or remove ``conv``'s row as the view now takes it or not.
+  #evaluate(conv) {
+    const shown = conv.node?.parentNode === this.list;
+    // A conversation without messages is no row (the server lists none either).
+    const wanted =
+      !conv.partial &&
+      conv.last.id > 0 &&
+      this.view !== null &&
+      this.view.match(conv) &&
+      (shown || this.#inReach(conv));
+    if (wanted) this.#render(conv);
+    else if (shown) this.#remove(conv);
+    if (!conv.partial) this.options.onChange?.(conv);
+  }
+
+  #remove(conv) {
+    const row = conv.node;
+    const hadFocus = row.contains(document.activeElement);
+    const neighbour = row.nextElementSibling ?? row.previousElementSibling;
+    row.remove();
+    if (hadFocus && neighbour) neighbour.firstElementChild.focus();
+    else if (hadFocus) this.options.onEmptied?.();
   }
 
   #render(conv) {
@@ -127,47 +250,27 @@ export class Inbox {
     }
     const button = conv.node.firstElementChild;
     if (conv.user === this.selected) button.setAttribute("aria-current", "true");
+    else button.removeAttribute("aria-current");
+    button.dataset.status = conv.status;
     const top = el("span", "conv__top");
     top.append(textEl("span", "conv__name", conv.name), timeElement(conv.last.sent_at, "conv__time"));
     const bottom = el("span", "conv__bottom");
-    const preview = el("span", "conv__preview");
-    preview.append(...this.#preview(conv.last));
-    bottom.append(preview);
-    if (conv.unread > 0) {
-      const badge = el("span", "badge");
-      const count = el("span", null, conv.unread > 99 ? "99+" : String(conv.unread));
-      count.setAttribute("aria-hidden", "true");
-      const spoken = interpolate(
-        ngettext("%(count)s unread message", "%(count)s unread messages", conv.unread),
-        { count: conv.unread },
-      );
-      badge.append(count, el("span", "visually-hidden", spoken));
-      bottom.append(badge);
-    }
-    button.replaceChildren(top, bottom);
+    const shown = el("span", "conv__preview");
+    shown.append(...preview(conv.last, this.options.me));
+    bottom.append(shown);
+    const unread = conv.serverUnread + conv.liveUnread.size;
+    if (unread > 0) bottom.append(unreadBadge(unread));
+    button.replaceChildren(top, bottom, deskLine(conv, this.options.me));
     this.#place(conv);
   }
 
-  // The preview as nodes, the name and the text each isolated in the sentence.
-  #preview(message) {
-    let text = message.text.replace(/\s+/g, " ").trim();
-    if (text.length > PREVIEW_CHARS) text = text.slice(0, PREVIEW_CHARS) + "…";
-    if (message.from === this.options.me) {
-      return interpolateNodes(gettext("You: %(text)s"), { text });
-    }
-    if (message.rol === "admin") {
-      return interpolateNodes(gettext("%(name)s: %(text)s"), { name: message.name, text });
-    }
-    return [textEl("bdi", null, text)];
-  }
-
-  // Keep the list ordered by last message, newest first.
+  // Keep the list in the view's order.
   #place(conv) {
     const hadFocus = conv.node.contains(document.activeElement);
     let before = null;
     for (const other of this.list.children) {
       const otherConv = this.conversations.get(other.firstElementChild?.dataset.user);
-      if (other !== conv.node && otherConv && otherConv.last.id < conv.last.id) {
+      if (other !== conv.node && otherConv && this.view.compare(conv, otherConv) < 0) {
         before = other;
         break;
       }
@@ -181,17 +284,11 @@ export class Inbox {
   }
 
   #onKey(event) {
-    const buttons = [...this.list.querySelectorAll("button.conv")];
-    const index = buttons.indexOf(document.activeElement);
-    if (index === -1) return;
-    const target = {
-      ArrowDown: Math.min(buttons.length - 1, index + 1),
-      ArrowUp: Math.max(0, index - 1),
-      Home: 0,
-      End: buttons.length - 1,
-    }[event.key];
-    if (target === undefined) return;
-    event.preventDefault();
-    buttons[target].focus();
+    moveBetweenRows(this.list, event);
   }
+}
+
+// What a view's order needs of a row, frozen.
+function snapshot(conv) {
+  return { user: conv.user, last: { id: conv.last.id }, waiting_since: conv.waiting_since };
 }

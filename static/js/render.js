@@ -106,6 +106,20 @@ export function interpolateNodes(format, values) {
   return nodes;
 }
 
+// Append untrusted ``text`` to ``parent`` with the [start, end) ``ranges``
+// (ascending, not overlapping) each in a <mark>: a search's matches.
+export function appendMarked(parent, text, ranges) {
+  let start = 0;
+  for (const [from, to] of ranges) {
+    appendText(parent, text.slice(start, from));
+    const mark = el("mark");
+    appendText(mark, text.slice(from, to));
+    parent.append(mark);
+    start = to;
+  }
+  appendText(parent, text.slice(start));
+}
+
 function safeLink(raw) {
   // A control in a URL would make the link read otherwise than where it goes
   // ("…/<RLO>txt.exe" reads ".../exe.txt"): such a URL stays text, markers and all.
@@ -188,4 +202,32 @@ export function dayLabel(date) {
   const options = { weekday: "long", day: "numeric", month: "long" };
   if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
   return formatter(options).format(date);
+}
+
+const units = new Map();
+
+function unitFormat(unit, unitDisplay) {
+  const key = `${unit}/${unitDisplay}`;
+  if (!units.has(key)) {
+    units.set(key, new Intl.NumberFormat(language(), { style: "unit", unit, unitDisplay }));
+  }
+  return units.get(key);
+}
+
+// How long since ``iso``, in one unit: "5 min", "2 hr", "3 days" (the
+// reader's language); null under a minute.
+export function durationSince(iso, now = Date.now()) {
+  const minutes = Math.floor((now - Date.parse(iso)) / 60000);
+  if (!(minutes >= 1)) return null;
+  if (minutes < 60) return unitFormat("minute", "short").format(minutes);
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return unitFormat("hour", "short").format(hours);
+  return unitFormat("day", "long").format(Math.floor(hours / 24));
+}
+
+// The full date and time of ``iso``, for a title.
+export function fullTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  return formatter({ dateStyle: "full", timeStyle: "short" }).format(date);
 }

@@ -1,12 +1,16 @@
 // The /support page: a user's thread with the team, or the team's shared
 // inbox. History comes over HTTP, then the socket resumes from the newest
 // message seen, so nothing is missed and, keyed by id, nothing shows twice.
+// For the team also: the inbox's views and search, each conversation's desk
+// bar (status, owner), internal notes and canned replies.
 
 import { ApiError, getJson } from "./api.js";
+import { Composer } from "./composer.js";
 import { Connection, backoffDelay } from "./connection.js";
-import { connectionText, errorText, gettext, interpolate, language } from "./i18n.js";
-import { Inbox } from "./inbox.js";
+import { History } from "./history.js";
+import { connectionText, errorText, gettext, interpolate } from "./i18n.js";
 import { setText } from "./render.js";
+import { teamDesk } from "./team.js";
 import { MessageList, Thread } from "./thread.js";
 
 const root = document.getElementById("chat");
@@ -21,14 +25,11 @@ const ui = {
   older: $("older"),
   placeholder: $("thread-placeholder"),
   composer: $("composer"),
-  text: $("composer-text"),
-  count: $("composer-count"),
   announcer: $("announcer"),
   back: $("back"),
-  conversations: $("conversations"),
-  moreConversations: $("more-conversations"),
-  inboxEmpty: $("inbox-empty"),
 };
+// A minute: how often the inbox's waiting times move on.
+const TICK_MS = 60000;
 
 // The header's name is the person's display name, as sent: marked like any other.
 const who = document.querySelector(".who");
@@ -40,6 +41,7 @@ let lastSeenId = 0;
 // Set when this page's own Sign out form is sent: the socket's close that
 // follows is the expected result, not news for the login page.
 let signingOut = false;
+let caughtUpOnce = false;
 const readSent = new Map(); // thread -> highest id sent in a read frame
 
 const list = new MessageList($("messages"), ui.scroller, {
@@ -52,17 +54,58 @@ const list = new MessageList($("messages"), ui.scroller, {
   onEdit: (clientId) => edit(clientId),
 });
 
-const inbox = isAdmin ? new Inbox(ui.conversations, { me: me.user, onOpen: (u) => open(u) }) : null;
+const history = new History({
+  isAdmin,
+  list,
+  olderButton: ui.older,
+  receive: (message) => receive(message, false),
+  patiently,
+});
+
+const composer = new Composer(ui.composer, {
+  send: (text, { note }) => {
+    if (!openUser) return false;
+    post(threadFor(openUser), text, note);
+    return true;
+  },
+  announce,
+  nameOf: () => inbox?.name(openUser) ?? "",
+});
+
+const team = isAdmin
+  ? teamDesk({
+      me: me.user,
+      open: (user, options) => open(user, options),
+      announce,
+      patiently,
+      signOut: (code) => connection.signOut(code),
+      reading,
+      markRead: (user) => markRead(user),
+      changed: (conv) => conversationChanged(conv),
+      remember,
+      failed: quietly,
+    })
+  : null;
+const inbox = team?.inbox;
 
 const connection = new Connection(socketUrl(), {
   lastId: () => lastSeenId,
   frame: (frame, { replayed }) => {
     if (frame.type === "message") receive(frame, !replayed);
-    else refused(frame);
+    else if (frame.type === "conversation") {
+      if (isAdmin && frame.conversation) inbox.applyFrame(frame.conversation);
+    } else refused(frame);
   },
   state: showState,
   ready: () => {
-    if (openUser && isAdmin) markRead(openUser, true);
+    if (!isAdmin) return;
+    if (openUser) markRead(openUser, true);
+    // Conversation frames are not replayed: after a drop, ask again.
+    if (caughtUpOnce) {
+      team.tabs.reload().catch(quietly);
+      if (openUser) team.fetchConversation(openUser, { again: true });
+    }
+    caughtUpOnce = true;
   },
   signedOut: (code) => {
     if (signingOut) return;
@@ -91,17 +134,22 @@ function announce(text) {
   }, 50);
 }
 
+// Keep ``key`` in the address, so that a reload comes back to it.
+function remember(key, value) {
+  const url = new URL(window.location.href);
+  if (value === null) url.searchParams.delete(key);
+  else url.searchParams.set(key, value);
+  window.history.replaceState(null, "", url);
+}
+
+function quietly(error) {
+  // A signed-out answer is already on its way to the login page.
+  if (!(error instanceof ApiError && error.signedOut)) console.error(error);
+}
+
 function threadFor(user) {
   if (!threads.has(user)) threads.set(user, new Thread(user));
   return threads.get(user);
-}
-
-function historyUrl(user, before) {
-  const params = new URLSearchParams();
-  if (isAdmin) params.set("with", user);
-  if (before) params.set("before", String(before));
-  const query = params.toString();
-  return (isAdmin ? "/api/messages" : "/api/messages/mine") + (query ? `?${query}` : "");
 }
 
 function reading(user) {
@@ -111,10 +159,11 @@ function reading(user) {
 // Messages ------------------------------------------------------------------
 
 function receive(message, live) {
+  // Notes are the team's: a customer's page never shows one.
+  if (!isAdmin && message.note) return;
   lastSeenId = Math.max(lastSeenId, message.id);
   const thread = isAdmin ? threads.get(message.thread) : threadFor(me.user);
   const newer = isAdmin ? inbox.update(message, { reading: reading(message.thread) }) : false;
-  if (isAdmin) ui.inboxEmpty.hidden = inbox.size > 0;
   const isNew = thread ? thread.add(message) : newer;
   if (thread && message.client_id && thread.pending.delete(message.client_id)) {
     if (list.isShowing(thread)) list.removePending(message.client_id);
@@ -123,14 +172,15 @@ function receive(message, live) {
   if (thread && list.isShowing(thread)) list.insert(message);
   if (live && message.from !== me.user) {
     const where = isAdmin && message.thread !== openUser;
-    announce(
-      interpolate(
-        where
-          ? gettext("New message from %(name)s in another conversation: %(text)s")
-          : gettext("New message from %(name)s: %(text)s"),
-        { name: message.name, text: message.text.slice(0, 200) },
-      ),
-    );
+    let format = where
+      ? gettext("New message from %(name)s in another conversation: %(text)s")
+      : gettext("New message from %(name)s: %(text)s");
+    if (message.note) {
+      format = where
+        ? gettext("New note from %(name)s in another conversation: %(text)s")
+        : gettext("New note from %(name)s: %(text)s");
+    }
+    announce(interpolate(format, { name: message.name, text: message.text.slice(0, 200) }));
   }
   if (isAdmin && reading(message.thread)) markRead(message.thread);
 }
@@ -152,13 +202,14 @@ function newClientId() {
   return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function post(thread, text) {
+function post(thread, text, note = false) {
   const clientId = newClientId();
-  const pending = { clientId, text, failed: false, code: null };
+  const pending = { clientId, text, note, failed: false, code: null };
   thread.pending.set(clientId, pending);
   if (list.isShowing(thread)) list.addPending(pending);
   const frame = { type: "send", text, client_id: clientId };
   if (isAdmin) frame.to = thread.user;
+  if (note) frame.note = true;
   connection.post(frame);
 }
 
@@ -174,16 +225,15 @@ function takePending(clientId) {
 
 function retry(clientId) {
   const taken = takePending(clientId);
-  if (taken) post(taken.thread, taken.pending.text);
-  ui.text.focus();
+  if (taken) post(taken.thread, taken.pending.text, taken.pending.note);
+  composer.focus();
 }
 
 function edit(clientId) {
   const taken = takePending(clientId);
   if (!taken) return;
-  ui.text.value = taken.pending.text;
-  updateCount();
-  ui.text.focus();
+  if (isAdmin) composer.setNote(taken.pending.note);
+  composer.fill(taken.pending.text);
 }
 
 function markRead(user, again = false) {
@@ -193,8 +243,6 @@ function markRead(user, again = false) {
   if (!upTo || (!again && (readSent.get(user) ?? 0) >= upTo)) return;
   if (connection.send({ type: "read", thread: user, up_to: upTo })) readSent.set(user, upTo);
 }
-
-// History -------------------------------------------------------------------
 
 // Retry an HTTP load with back-off until it works; a signed-out answer ends it.
 async function patiently(load) {
@@ -213,69 +261,19 @@ async function patiently(load) {
   }
 }
 
-function loadLatest(thread) {
-  thread.loading ??= patiently(() => getJson(historyUrl(thread.user))).then(
-    (page) => {
-      for (const message of page.messages) receive(message, false);
-      thread.hasOlder = page.has_more;
-      thread.loaded = true;
-      if (list.isShowing(thread)) {
-        list.show(thread);
-        updateOlder(thread);
-      }
-    },
-    (error) => {
-      thread.loading = null;
-      throw error;
-    },
-  );
-  return thread.loading;
-}
-
-async function loadOlder(thread) {
-  if (thread.loadingOlder || !thread.hasOlder) return;
-  thread.loadingOlder = true;
-  updateOlder(thread);
-  try {
-    const page = await patiently(() => getJson(historyUrl(thread.user, thread.oldestId)));
-    const added = page.messages.filter((message) => thread.add(message));
-    thread.hasOlder = page.has_more;
-    if (list.isShowing(thread)) list.insertOlder(added);
-  } finally {
-    thread.loadingOlder = false;
-    updateOlder(thread);
-  }
-}
-
-function updateOlder(thread) {
-  if (!list.isShowing(thread)) return;
-  ui.older.hidden = !thread.hasOlder;
-  ui.older.disabled = thread.loadingOlder;
-  ui.older.textContent = thread.loadingOlder
-    ? gettext("Loading older messages…")
-    : gettext("Show older messages");
-}
-
 // The inbox -------------------------------------------------------------------
 
-let moreConversations = false;
-
-async function loadConversations(before) {
-  const query = before ? `?before=${before}` : "";
-  const page = await patiently(() => getJson(`/api/conversations${query}`));
-  inbox.load(page.conversations);
-  lastSeenId = Math.max(lastSeenId, inbox.highestId);
-  moreConversations = page.has_more;
-  ui.moreConversations.hidden = !moreConversations;
-  ui.inboxEmpty.hidden = inbox.size > 0;
+function conversationChanged(conv) {
+  if (conv.user !== openUser) return;
+  if (ui.title.textContent !== conv.name) setText(ui.title, conv.name);
+  team.desk.render();
 }
 
-async function open(user, { focus = true } = {}) {
+async function open(user, { focus = true, at = null } = {}) {
+  if (user !== openUser) composer.setNote(false);
   openUser = user;
-  const url = new URL(window.location.href);
-  url.searchParams.set("with", user);
-  window.history.replaceState(null, "", url);
-  inbox.select(user);
+  remember("with", user);
+  team.select(user);
   root.dataset.view = "thread";
   ui.placeholder.hidden = true;
   ui.scroller.hidden = false;
@@ -285,24 +283,24 @@ async function open(user, { focus = true } = {}) {
   ui.subtitle.hidden = false;
   const thread = threadFor(user);
   list.show(thread);
-  updateOlder(thread);
-  if (focus) ui.text.focus();
+  history.updateOlder(thread);
+  if (focus) composer.focus();
   try {
-    await loadLatest(thread);
+    await (at ? history.around(thread, at) : history.latest(thread));
   } catch (error) {
     // No such person (an old link): back to the list.
     if (error instanceof ApiError && !error.signedOut && openUser === user) closeThread();
     return;
   }
-  if (openUser === user) markRead(user);
+  if (openUser !== user) return;
+  if (at) list.reveal(at);
+  markRead(user);
 }
 
 function closeThread() {
   const previous = openUser;
   openUser = null;
-  const url = new URL(window.location.href);
-  url.searchParams.delete("with");
-  window.history.replaceState(null, "", url);
+  remember("with", null);
   root.dataset.view = "list";
   ui.placeholder.hidden = false;
   ui.scroller.hidden = true;
@@ -310,70 +308,18 @@ function closeThread() {
   ui.title.textContent = gettext("Conversation");
   ui.subtitle.hidden = true;
   list.clear();
-  inbox.select(null);
-  inbox.focus(previous);
+  team.select(null);
+  team.focusRow(previous);
 }
 
 // Wiring ----------------------------------------------------------------------
 
-// The counter shows from this share of the limit (the server's MAX_MESSAGE_CHARS,
-// the textarea's maxlength) onwards.
-const COUNT_FROM_SHARE = 0.9;
-
-function updateCount() {
-  const max = ui.text.maxLength;
-  const length = ui.text.value.length;
-  const format = (n) => n.toLocaleString(language());
-  ui.count.hidden = length < max * COUNT_FROM_SHARE;
-  ui.count.classList.toggle("composer__count--limit", length >= max);
-  if (length > max) ui.count.textContent = errorText("too_long");
-  else if (length === max) {
-    ui.count.textContent = interpolate(
-      gettext("%(max)s characters: the most a message can have."),
-      { max: format(max) },
-    );
-  } else {
-    ui.count.textContent = interpolate(gettext("%(count)s of %(max)s characters"), {
-      count: format(length),
-      max: format(max),
-    });
-  }
-}
-
-function submit() {
-  const text = ui.text.value;
-  if (!text.trim() || !openUser) return;
-  if (text.length > ui.text.maxLength) {
-    // Text put there by a script bypasses maxlength; the server would refuse it.
-    updateCount();
-    announce(errorText("too_long"));
-    return;
-  }
-  post(threadFor(openUser), text);
-  ui.text.value = "";
-  updateCount();
-  ui.text.focus();
-}
-
-ui.composer.addEventListener("submit", (event) => {
-  event.preventDefault();
-  submit();
-});
-
-ui.text.addEventListener("input", updateCount);
-
-ui.text.addEventListener("keydown", (event) => {
-  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;
-  event.preventDefault();
-  submit();
-});
-
 ui.older.addEventListener("click", () => {
-  if (openUser) loadOlder(threadFor(openUser));
+  if (openUser) history.older(threadFor(openUser));
 });
 
 ui.scroller.addEventListener("scroll", () => {
-  if (openUser && ui.scroller.scrollTop < 80) loadOlder(threadFor(openUser));
+  if (openUser && ui.scroller.scrollTop < 80) history.older(threadFor(openUser));
 }, { passive: true });
 
 document.addEventListener("visibilitychange", () => {
@@ -386,24 +332,27 @@ document.querySelector("form[action='/logout']")?.addEventListener("submit", () 
 
 if (isAdmin) {
   ui.back.addEventListener("click", closeThread);
-  ui.moreConversations.addEventListener("click", () => loadConversations(inbox.oldestLastId));
+  window.setInterval(() => inbox.tick(), TICK_MS);
 }
 
 async function start() {
   if (isAdmin) {
-    await loadConversations();
-    const wanted = new URL(window.location.href).searchParams.get("with");
+    const address = new URL(window.location.href).searchParams;
+    const view = address.get("view");
+    const [newest] = await Promise.all([
+      team.newestMessageId(),
+      team.tabs.show(team.tabs.has(view) ? view : "needs"),
+    ]);
+    lastSeenId = Math.max(lastSeenId, newest, inbox.highestId);
+    const wanted = address.get("with");
     if (wanted) open(wanted, { focus: false });
   } else {
     const thread = threadFor(me.user);
     list.show(thread);
-    await loadLatest(thread);
+    await history.latest(thread);
   }
   showState("connecting");
   connection.start();
 }
 
-start().catch((error) => {
-  // A signed-out answer is already on its way to the login page.
-  if (!(error instanceof ApiError && error.signedOut)) console.error(error);
-});
+start().catch(quietly);

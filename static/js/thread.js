@@ -56,6 +56,14 @@ export class Thread {
   }
 }
 
+// How long a message found by a search stays marked.
+const FOUND_MS = 3000;
+
+// "Note": an internal note of the team, which the customer never sees.
+function noteLabel() {
+  return el("span", "msg__note-label", gettext("Note"));
+}
+
 // A message's text: its own paragraph, in its own direction (render.js).
 function messageText(text) {
   const node = el("p", "msg__text");
@@ -98,6 +106,20 @@ export class MessageList {
   clear() {
     this.thread = null;
     this.list.replaceChildren();
+  }
+
+  // Scroll to message ``id`` and mark it for a moment (a search's find).
+  reveal(id) {
+    const node = this.list.querySelector(`[data-id="${Number(id)}"]`);
+    if (!node) return false;
+    node.scrollIntoView({ block: "center" });
+    this.pinned = this.#atEnd();
+    node.classList.remove("msg--found");
+    // Restarted, should the same message be found twice in a row.
+    void node.offsetWidth;
+    node.classList.add("msg--found");
+    window.setTimeout(() => node.classList.remove("msg--found"), FOUND_MS);
+    return true;
   }
 
   isShowing(thread) {
@@ -196,8 +218,11 @@ export class MessageList {
       }
       const sent = Number(node.dataset.sent);
       const gap = previous ? sent - Number(previous.dataset.sent) : Infinity;
+      // A note never joins a run: its label stays in sight.
       const continued =
         previous !== null &&
+        !node.classList.contains("msg--note") &&
+        !previous.classList.contains("msg--note") &&
         previous.dataset.from === node.dataset.from &&
         gap >= 0 &&
         gap <= RUN_GAP_MS &&
@@ -226,11 +251,13 @@ export class MessageList {
     const classes = [this.#isOurs(message) ? "msg--ours" : "msg--theirs"];
     if (mine) classes.push("msg--mine");
     if (message.rol === "admin") classes.push("msg--team");
+    if (message.note) classes.push("msg--note");
     const node = this.#bubble(classes.join(" "), mine ? gettext("You") : message.name);
     node.dataset.id = String(message.id);
     node.dataset.from = message.from;
     node.dataset.sent = String(Date.parse(message.sent_at));
     const meta = node.firstElementChild;
+    if (message.note) meta.prepend(noteLabel());
     if (message.rol === "admin" && !this.options.isAdmin) {
       meta.append(el("span", "msg__role", gettext("Support team")));
     }
@@ -240,8 +267,10 @@ export class MessageList {
   }
 
   #pendingNode(pending) {
-    const classes = "msg--ours msg--mine msg--pending" + (pending.failed ? " msg--failed" : "");
+    let classes = "msg--ours msg--mine msg--pending" + (pending.failed ? " msg--failed" : "");
+    if (pending.note) classes += " msg--note";
     const node = this.#bubble(classes, gettext("You"));
+    if (pending.note) node.firstElementChild.prepend(noteLabel());
     node.dataset.clientId = pending.clientId;
     node.dataset.from = this.options.me;
     pending.sentAt ??= Date.now();
