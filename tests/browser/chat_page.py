@@ -70,3 +70,25 @@ def shown_ids(page: Page) -> list[int]:
     return page.locator("#messages li[data-id]").evaluate_all(
         "items => items.map(i => Number(i.dataset.id))"
     )
+
+
+# The support desk (the team's page) ------------------------------------------
+
+
+def tab(page: Page, name: str) -> Locator:
+    """One of the inbox's views, by its label."""
+    return page.locator("#inbox-tabs").get_by_role("tab", name=name, exact=True)
+
+
+def desk_banner(page: Page) -> Locator:
+    """'X is handling this conversation.' over the open thread."""
+    return page.locator("#desk-banner")
+
+
+def search_results(page: Page) -> Locator:
+    return page.locator("#search-results button.conv")
+
+
+def notes(page: Page) -> Locator:
+    """Internal notes shown in the open thread."""
+    return page.locator("#messages li.msg--note")
