@@ -113,11 +113,9 @@ def conversation_change(
         # A customer who never wrote has no row yet; DO NOTHING when a
         # concurrent request or message created it first.
         Thread.objects.bulk_create([Thread(user_id=user_id)], ignore_conflicts=True)
-        thread = (
-            Thread.objects.select_for_update(of=("self",))
-            .select_related("assignee")
-            .get(pk=user_id)
-        )
+        # Not select_related("assignee"): on PostgreSQL a row locked after a
+        # wait is read afresh, but a joined row as it was before the wait.
+        thread = Thread.objects.select_for_update(of=("self",)).get(pk=user_id)
         if change.if_assignee is not UNSET:
             current = thread.assignee.username if thread.assignee else None
             if current != change.if_assignee:

@@ -6,7 +6,7 @@ threads or a hundred thousand; ``q`` is ``chat.search``'s.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
@@ -111,7 +111,14 @@ def waiting_cursor(text: str) -> tuple[datetime, int]:
     moment = datetime.fromisoformat(since)
     if moment.tzinfo is None or not user_id.isascii() or not user_id.isdigit():
         raise ValueError(text)
-    return moment, int(user_id)
+    if len(user_id) > 18:  # beyond a 64-bit id
+        raise ValueError(text)
+    try:
+        # In UTC now, so that the database never meets an instant it
+        # cannot hold (year 1 at +01:00 is year 0 in UTC).
+        return moment.astimezone(UTC), int(user_id)
+    except OverflowError as err:
+        raise ValueError(text) from err
 
 
 def conversation_list(
@@ -160,12 +167,13 @@ def conversation_search(
     filters: Filters = Filters(),
     before: int | None = None,
     limit: int,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[dict[str, Any]], bool, int | None]:
     """Conversations matching ``query``, each with ``match``: the newest
-    matching message, or None when only the customer's name matched."""
+    matching message, or None when only the customer's name matched; whether
+    more follow, and the ``before`` of the next page."""
     words = search.words_of(query)
     if not words:
-        return [], False
+        return [], False, None
 
     def keep(thread_ids: list[int]) -> set[int]:
         threads = filters.apply(Thread.objects.filter(pk__in=thread_ids))
@@ -187,7 +195,8 @@ def conversation_search(
         row = conversation_row(threads[hit.thread_id])
         row["match"] = matches.get(hit.match)
         rows.append(row)
-    return rows, len(hits) > limit
+    has_more = len(hits) > limit
+    return rows, has_more, shown[-1].key if has_more else None
 
 
 def _messages_by_id(ids: list[int]) -> dict[int, dict[str, Any]]:

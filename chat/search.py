@@ -53,11 +53,28 @@ class _Sqlite:
         "ORDER BY s.rowid DESC LIMIT %s"
     )
     names = (
-        "SELECT t.user_id, t.last_message_id FROM chat_user_search s "
+        "SELECT t.last_message_id, t.user_id FROM chat_user_search s "
         "JOIN chat_thread t ON t.user_id = s.rowid "
         "WHERE chat_user_search MATCH %s AND t.last_message_id < %s "
         "ORDER BY t.last_message_id DESC LIMIT %s"
     )
+
+    # Of some threads: those whose customer's name matches; those with a
+    # matching message at or above an id. "{ids}" is a list of placeholders.
+    named = (
+        "SELECT rowid FROM chat_user_search "
+        "WHERE chat_user_search MATCH %s AND rowid IN ({ids})"
+    )
+    matched_since = (
+        "SELECT DISTINCT m.thread_id FROM chat_message m "
+        "WHERE m.id >= %s AND m.thread_id IN ({ids}) AND m.id IN ("
+        "SELECT rowid FROM chat_message_search "
+        "WHERE chat_message_search MATCH %s AND rowid >= %s)"
+    )
+
+    @staticmethod
+    def matched_since_params(query: str, since: int, ids: list[int]) -> list:
+        return [since, *ids, query, since]
 
     @staticmethod
     def query(words: list[str]) -> str:
@@ -75,12 +92,27 @@ class _Postgres:
         "ORDER BY m.id DESC LIMIT %s"
     )
     names = (
-        "SELECT t.user_id, t.last_message_id FROM accounts_user u "
+        "SELECT t.last_message_id, t.user_id FROM accounts_user u "
         "JOIN chat_thread t ON t.user_id = u.id "
         "WHERE chat_search_document(u.username || ' ' || u.display_name) "
         "@@ chat_search_query(%s) AND t.last_message_id < %s "
         "ORDER BY t.last_message_id DESC LIMIT %s"
     )
+
+    named = (
+        "SELECT u.id FROM accounts_user u "
+        "WHERE chat_search_document(u.username || ' ' || u.display_name) "
+        "@@ chat_search_query(%s) AND u.id IN ({ids})"
+    )
+    matched_since = (
+        "SELECT DISTINCT m.thread_id FROM chat_message m "
+        "WHERE m.id >= %s AND m.thread_id IN ({ids}) "
+        "AND chat_search_document(m.text) @@ chat_search_query(%s)"
+    )
+
+    @staticmethod
+    def matched_since_params(query: str, since: int, ids: list[int]) -> list:
+        return [since, *ids, query]
 
     @staticmethod
     def query(words: list[str]) -> str:
@@ -94,6 +126,87 @@ def _dialect():
     return _Postgres if connection.vendor == "postgresql" else _Sqlite
 
 
+def _placeholders(sql: str, ids: list[int]) -> str:
+    return sql.replace("{ids}", ", ".join(["%s"] * len(ids)))
+
+
+class _Search:
+    """One page of a search, read newest first in chunks.
+
+    A thread is listed once across pages, at one key: a thread whose
+    customer's name matches at its newest message (the names' walk), any
+    other at its newest matching message (the messages' walk). So the
+    messages' walk passes over name matches, and over threads that have a
+    matching message at or above the page's ceiling (listed on an earlier
+    page).
+    """
+
+    def __init__(self, cursor, dialect, query: str, ceiling: int, keep):
+        self.cursor, self.dialect, self.query = cursor, dialect, query
+        self.ceiling, self.keep = ceiling, keep
+        self.newest_match: dict[int, int] = {}
+
+    def _ids(self, sql: str, params: list) -> set[int]:
+        self.cursor.execute(sql, params)
+        return {row[0] for row in self.cursor.fetchall()}
+
+    def _walk(self, sql: str, limit: int, passable) -> dict[int, int]:
+        """Up to ``limit`` threads from ``sql``'s rows ``(key, thread id)``
+        below the ceiling, newest first, that ``passable`` (given each
+        thread's newest key in the chunk) and the filters let through:
+        thread id -> key."""
+        found: dict[int, int] = {}
+        seen: set[int] = set()
+        below = self.ceiling
+        while len(found) < limit:
+            self.cursor.execute(sql, [self.query, below, CHUNK])
+            rows = self.cursor.fetchall()
+            newest: dict[int, int] = {}
+            for key, thread_id in rows:
+                if thread_id not in seen:
+                    newest.setdefault(thread_id, key)
+            seen.update(newest)
+            kept = self.keep(passable(newest))
+            for thread_id in sorted(kept, key=newest.get, reverse=True):
+                if len(found) < limit:
+                    found[thread_id] = newest[thread_id]
+            if len(rows) < CHUNK:
+                break
+            below = rows[-1][0]
+        return found
+
+    def by_name(self, limit: int) -> dict[int, int]:
+        """Threads whose customer's name matches, by their newest message."""
+        return self._walk(self.dialect.names, limit, list)
+
+    def by_text(self, limit: int) -> dict[int, int]:
+        """Other threads, by their newest matching message."""
+        return self._walk(self.dialect.messages, limit, self._text_only)
+
+    def _text_only(self, newest: dict[int, int]) -> list[int]:
+        thread_ids = list(newest)
+        if not thread_ids:
+            return []
+        named = self._ids(
+            _placeholders(self.dialect.named, thread_ids), [self.query, *thread_ids]
+        )
+        for thread_id in named:
+            # Listed by the names' walk; shown with the newest match this
+            # walk passes (None when none is this recent).
+            self.newest_match.setdefault(thread_id, newest[thread_id])
+        rest = [thread_id for thread_id in thread_ids if thread_id not in named]
+        if rest and self.ceiling < NO_CEILING:
+            listed = self._ids(
+                _placeholders(self.dialect.matched_since, rest),
+                self.dialect.matched_since_params(self.query, self.ceiling, rest),
+            )
+            rest = [thread_id for thread_id in rest if thread_id not in listed]
+        return rest
+
+
+NO_CEILING = 2**63 - 1
+
+
 def threads_matching(
     words: list[str],
     *,
@@ -101,39 +214,19 @@ def threads_matching(
     limit: int,
     keep: Callable[[list[int]], set[int]],
 ) -> list[Hit]:
-    """Up to ``limit`` threads matching ``words``, newest match first, with
+    """Up to ``limit`` threads matching ``words``, by key, newest first, with
     keys below ``before``. ``keep(thread_ids)`` returns those of them the
     other filters let through (status, assignee, ...).
     """
     dialect = _dialect()
-    query = dialect.query(words)
-    ceiling = before if before is not None else 2**63 - 1
-    hits: dict[int, Hit] = {}
+    ceiling = before if before is not None else NO_CEILING
     with connection.cursor() as cursor:
-        cursor.execute(dialect.names, [query, ceiling, limit])
-        by_name = dict(cursor.fetchall())
-        for thread_id in keep(list(by_name)):
-            hits[thread_id] = Hit(thread_id, None, by_name[thread_id])
-        found_by_text: set[int] = set()
-        below = ceiling
-        while len(found_by_text) < limit:
-            cursor.execute(dialect.messages, [query, below, CHUNK])
-            rows = cursor.fetchall()
-            if not rows:
-                break
-            newest_first: dict[int, int] = {}
-            for message_id, thread_id in rows:
-                if thread_id not in found_by_text:
-                    newest_first.setdefault(thread_id, message_id)
-            for thread_id in keep(list(newest_first)):
-                found_by_text.add(thread_id)
-                match = newest_first[thread_id]
-                named = hits.get(thread_id)
-                # A thread found by name keeps its place (its newest
-                # message) and shows its newest matching message.
-                key = named.key if named else match
-                hits[thread_id] = Hit(thread_id, match, key)
-            if len(rows) < CHUNK:
-                break
-            below = rows[-1][0]
-    return sorted(hits.values(), key=lambda hit: hit.key, reverse=True)[:limit]
+        search = _Search(cursor, dialect, dialect.query(words), ceiling, keep)
+        by_name = search.by_name(limit)
+        by_text = search.by_text(limit)
+    hits = [
+        Hit(thread_id, search.newest_match.get(thread_id), last_id)
+        for thread_id, last_id in by_name.items()
+    ]
+    hits += [Hit(thread_id, match, match) for thread_id, match in by_text.items()]
+    return sorted(hits, key=lambda hit: hit.key, reverse=True)[:limit]

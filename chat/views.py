@@ -173,11 +173,11 @@ def conversations(request):
     except BadParameter as err:
         return api_error(400, "invalid_parameter", str(err))
     query = request.GET.get("q", "").strip()
-    next_cursor = None
+    next_cursor = next_before = None
     if filters is None:
         rows, has_more = [], False
     elif query:
-        rows, has_more = inbox.conversation_search(
+        rows, has_more, next_before = inbox.conversation_search(
             admin=request.user, query=query, filters=filters, before=before, limit=limit
         )
     else:
@@ -190,7 +190,12 @@ def conversations(request):
             limit=limit,
         )
     body = {"conversations": rows, "has_more": has_more}
-    if order == inbox.WAITING:
+    if query:
+        # A thread's place in a search is not always visible in its row
+        # (a name match that also shows a matching message): the server
+        # says where the next page starts.
+        body["next_before"] = next_before
+    elif order == inbox.WAITING:
         body["next_cursor"] = next_cursor
     return JsonResponse(body)
 
