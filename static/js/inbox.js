@@ -82,17 +82,24 @@ export class Inbox {
   merge(row, stamp = this.seq, { render = true } = {}) {
     const conv = this.#conv(row.user);
     const last = row.last_message ?? NO_MESSAGE;
-    if (conv.partial || last.id >= conv.last.id) {
+    const fresher = last.id >= conv.last.id;
+    if (fresher) {
       conv.last = last;
-      conv.name = row.name;
       conv.needs_reply = Boolean(row.needs_reply);
       conv.waiting_since = row.waiting_since ?? null;
       conv.deskMsgId = last.id;
-      if (row.unread !== undefined) {
-        conv.serverUnread = row.unread;
-        conv.counted = last.id;
-        for (const id of conv.liveUnread) if (id <= last.id) conv.liveUnread.delete(id);
-      }
+    } else if (conv.partial && row.needs_reply && conv.needs_reply) {
+      // Messages came live while it was asked for: the wait they started
+      // may have begun before them.
+      conv.waiting_since = row.waiting_since;
+    }
+    if (fresher || conv.partial) conv.name = row.name;
+    // A partial conversation's live ids are all beyond what it counted
+    // (nothing): the row's count and those after it add up.
+    if (row.unread !== undefined && (fresher || conv.partial)) {
+      conv.serverUnread = row.unread;
+      conv.counted = last.id;
+      for (const id of conv.liveUnread) if (id <= last.id) conv.liveUnread.delete(id);
     }
     if (conv.partial || conv.deskSeq <= stamp) this.#takeDesk(conv, row);
     conv.partial = false;
