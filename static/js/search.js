@@ -188,8 +188,9 @@ export class Search {
     const last = page.conversations.at(-1);
     this.next = null;
     if (page.has_more && last) {
-      this.next = new URLSearchParams({ q: query });
-      this.next.set("before", String((last.match ?? last.last_message).id));
+      // The server says where the next page starts (a row does not always show it).
+      const before = page.next_before ?? (last.match ?? last.last_message).id;
+      this.next = new URLSearchParams({ q: query, before: String(before) });
     }
     this.more.hidden = this.next === null;
     const count = this.rows.length;
