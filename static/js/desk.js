@@ -71,6 +71,13 @@ export class DeskBar {
   }
 
   #fillPicker(conv) {
+    // Rebuilt only when it would change: an open picker stays open as messages arrive.
+    const drawn = JSON.stringify([this.admins?.length ?? 0, conv.assignee, conv.assignee_name]);
+    if (this.assignee.dataset.drawn === drawn) {
+      this.assignee.value = conv.assignee ?? "";
+      return;
+    }
+    this.assignee.dataset.drawn = drawn;
     const team = [...(this.admins ?? [])];
     const known = (user) => team.some((admin) => admin.user === user);
     // The owner and the agent themself, even before (or without) the team's list.
