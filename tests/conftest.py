@@ -61,6 +61,12 @@ def admin_user(make_user) -> User:
     return make_user("soporte", role=Role.ADMIN, name="Soporte")
 
 
+@pytest.fixture
+def other_admin(make_user) -> User:
+    """A second member of the support team (claims, notes, assignee changes)."""
+    return make_user("maria", role=Role.ADMIN, name="María López")
+
+
 def token_for(user: User) -> str:
     """A fresh valid token for ``user``, issued exactly as login issues it."""
     return tokens.issue(user).token

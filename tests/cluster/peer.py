@@ -311,3 +311,47 @@ class Peer:
     def acked(self, client_id: str) -> bool:
         """A message with ``client_id`` was received: stored and echoed or replayed."""
         return any(frame.get("client_id") == client_id for frame in self.messages())
+
+
+# --- the support desk (PROTOCOL.md 4) ---------------------------------------
+
+
+def conversations_of(peer: Peer) -> list[dict[str, Any]]:
+    """The ``conversation`` bodies ``peer`` received, in arrival order."""
+    return [
+        s.frame["conversation"] for s in peer.seen if s.frame["type"] == "conversation"
+    ]
+
+
+def csrf_token(base_url: str) -> str:
+    """A ``csrftoken`` from ``base_url``, for :func:`fetch_with_csrf`."""
+    return fetch("GET", base_url + "/api/auth/csrf").cookies["csrftoken"]
+
+
+def fetch_with_csrf(
+    method: str, url: str, *, token: str, csrf: str, body: Any = None
+) -> Answer:
+    """One request with the token and a ``csrftoken`` fetched beforehand, so
+    that requests meant to leave at once (a race) make no other request first.
+    The answer's body parsed as JSON (or text); 4xx/5xx are answers too."""
+    headers = {"Cookie": f"token={token}; csrftoken={csrf}", "X-CSRFToken": csrf}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(  # noqa: S310 (loopback http:// URLs)
+        url, method=method, data=data, headers=headers
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(  # noqa: S310
+            request, timeout=HTTP_TIMEOUT_SECONDS
+        ) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        status, raw = err.code, err.read()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return Answer(status, parsed, time.monotonic() - started)

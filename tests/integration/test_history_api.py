@@ -1,6 +1,8 @@
 """History API over a large store: right pages, constant queries, index range scans."""
 
 import re
+from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection
@@ -15,8 +17,9 @@ from tests.integration.dbthread_helpers import db_thread_queries
 TOTAL_MESSAGES = 100_000
 THREADS = 500
 # A full scan is "SCAN <table>" with no index; an ordered index walk stopped
-# by LIMIT reads "SCAN <table> USING INDEX" and is fine.
-FULL_SCAN = re.compile(r"\bSCAN (\w+)(?! USING)")
+# by LIMIT reads "SCAN <table> USING INDEX" and is fine. The \b keeps the
+# regex from backtracking into the name ("SCAN chat_threa" + "d USING").
+FULL_SCAN = re.compile(r"\bSCAN (\w+)\b(?! USING)")
 SORT_OF_ALL_ROWS = "USE TEMP B-TREE FOR ORDER BY"
 
 
@@ -30,6 +33,9 @@ def big_store(django_db_setup, django_db_blocker):
         admin = User.objects.create_user("hist-admin", password=PASSWORD)
         admin.role = Role.ADMIN
         admin.save()
+        other_admin = User.objects.create_user("hist-admin2", password=PASSWORD)
+        other_admin.role = Role.ADMIN
+        other_admin.save()
         users = User.objects.bulk_create(
             [User(username=f"hist-u{i:03d}", role=Role.USER) for i in range(THREADS)]
         )
@@ -54,13 +60,26 @@ def big_store(django_db_setup, django_db_blocker):
         last_ids = {}
         for thread_id, message_id in Message.objects.values_list("thread_id", "id"):
             last_ids[thread_id] = message_id
+        # Varied desk state (PROTOCOL.md 4), so every inbox filter finds rows
+        # and skips rows: a quarter resolved, a third each per assignee or
+        # none, half waiting (at distinct instants).
+        owners = [admin.id, other_admin.id, None]
         Thread.objects.bulk_create(
-            [Thread(user_id=t, last_message_id=m) for t, m in last_ids.items()]
+            [
+                Thread(
+                    user_id=t,
+                    last_message_id=m,
+                    status=Thread.RESOLVED if i % 4 == 0 else Thread.OPEN,
+                    assignee_id=owners[i % 3],
+                    waiting_since=now - timedelta(seconds=i) if i % 2 else None,
+                )
+                for i, (t, m) in enumerate(last_ids.items())
+            ]
         )
         ReadState.objects.create(
             reader=admin, thread=users[0], last_read_id=last_ids[users[0].id] - 3000
         )
-        yield {"admin": admin, "users": users}
+        yield {"admin": admin, "other_admin": other_admin, "users": users}
         Thread.objects.all().delete()
         ReadState.objects.all().delete()
         Message.objects.all().delete()
@@ -188,3 +207,62 @@ def test_resume_replay_for_an_admin_is_a_primary_key_range(big_store):
     assert messages[0]["id"] > start
     assert len(queries.captured_queries) == 1
     _assert_index_only(queries.captured_queries)
+
+
+# The inbox's filters (PROTOCOL.md 4) over the big store: each is an index
+# walk in the order asked for (chat.models Thread.Meta), never a scan of every
+# thread or a sort of them. Each query string with the ORM filter it means.
+INBOX_FILTERS = {
+    "status=open": {"status": Thread.OPEN},
+    "status=resolved": {"status": Thread.RESOLVED},
+    "assignee=hist-admin2": {"assignee__username": "hist-admin2"},
+    "assignee=none": {"assignee__isnull": True},
+    "needs_reply=1": {"waiting_since__isnull": False},
+    "assignee=hist-admin&status=open": {
+        "assignee__username": "hist-admin",
+        "status": Thread.OPEN,
+    },
+}
+
+
+def _expected_users(order_by: tuple[str, ...], **filters) -> list[str]:
+    threads = Thread.objects.filter(last_message__isnull=False, **filters)
+    return list(threads.order_by(*order_by).values_list("user__username", flat=True))
+
+
+@pytest.mark.parametrize("query", list(INBOX_FILTERS))
+def test_inbox_filters_walk_an_index_newest_first(client, big_store, query):
+    admin = big_store["admin"]
+    expected = _expected_users(("-last_message_id",), **INBOX_FILTERS[query])
+    assert len(expected) > 100, "the store must give this filter pages to walk"
+
+    first, first_queries = _get(client, f"/api/conversations?{query}&limit=50", admin)
+    rows = first["conversations"]
+    assert [row["user"] for row in rows] == expected[:50]
+    assert first["has_more"] is True
+    before = rows[-1]["last_message"]["id"]
+    second, second_queries = _get(
+        client, f"/api/conversations?{query}&limit=50&before={before}", admin
+    )
+    assert [row["user"] for row in second["conversations"]] == expected[50:100]
+    assert len(first_queries) == len(second_queries)
+    _assert_index_only(first_queries)
+    _assert_index_only(second_queries)
+
+
+def test_the_waiting_queue_of_open_threads_walks_the_waiting_index(client, big_store):
+    admin = big_store["admin"]
+    expected = _expected_users(
+        ("waiting_since", "user_id"), waiting_since__isnull=False, status=Thread.OPEN
+    )
+    assert len(expected) > 100
+    url = "/api/conversations?needs_reply=1&status=open&order=waiting&limit=50"
+
+    first, first_queries = _get(client, url, admin)
+    assert [row["user"] for row in first["conversations"]] == expected[:50]
+    assert first["has_more"] is True and first["next_cursor"]
+    cursor = urlencode({"cursor": first["next_cursor"]})
+    second, second_queries = _get(client, f"{url}&{cursor}", admin)
+    assert [row["user"] for row in second["conversations"]] == expected[50:100]
+    _assert_index_only(first_queries)
+    _assert_index_only(second_queries)
