@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 # After this long unused, the connection is checked before its next query
 # (the database may have closed it, or restarted, meanwhile).
@@ -60,6 +60,12 @@ class DatabaseThread:
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, context.run, self._run, function, args, kwargs
         )
+
+
+    def close(self) -> None:
+        """Close this thread's connections (a test database is dropped only
+        once nobody is connected to it)."""
+        self._executor.submit(connections.close_all).result()
 
 
 writer = DatabaseThread("chat-db")

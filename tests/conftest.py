@@ -148,6 +148,18 @@ def channel_layer_settings(layer_kind, request, settings):
     channel_layers.backends.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_threads_closed(django_db_setup, django_db_blocker):
+    """The chat's database threads hold their own connections: closed before
+    the test database is dropped, which PostgreSQL refuses while they last."""
+    yield
+    from chat import dbthread
+
+    with django_db_blocker.unblock():
+        for thread in (dbthread.writer, dbthread.reader):
+            thread.close()
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Remove the SQLite test database files this run left (WAL, shared memory)."""
     from django.conf import settings

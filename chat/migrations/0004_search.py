@@ -16,7 +16,7 @@ owns from PostgreSQL 15 on).
 Beware on SQLite: a later migration that makes Django rebuild
 ``chat_message`` or ``accounts_user`` (most column changes do) drops these
 triggers with the old table; such a migration must run this one's SQL
-again. ``tests/integration/test_search.py`` fails if the triggers are gone.
+again. ``tests/integration/test_desk_api.py`` fails if the triggers are gone.
 """
 
 from django.db import migrations
