@@ -56,7 +56,8 @@ def test_a_user_and_an_admin_talk_live_and_both_keep_the_history(people, open_co
     user_page = open_context().new_page()
     sign_in_with_form(user_page, "ana")
     expect_connected(user_page)
-    admin_page = open_support(open_context(user=people["soporte"]))
+    # "All": every conversation, newest first (the default is "Needs reply").
+    admin_page = open_support(open_context(user=people["soporte"]), "?view=all")
     expect(conversation(admin_page, "luis")).to_be_visible()
 
     write(user_page, "Hola, mi pedido no ha llegado.\nEs el 1234.")
@@ -190,7 +191,7 @@ def test_the_inbox_works_from_the_keyboard_and_announces_new_messages(
     people, open_context
 ):
     message_store(sender=people["ana"], text="Primera pregunta")
-    admin_page = open_support(open_context(user=people["soporte"]))
+    admin_page = open_support(open_context(user=people["soporte"]), "?view=all")
     user_page = open_support(open_context(user=people["ana"]))
 
     conversation(admin_page, "ana").focus()
