@@ -43,6 +43,17 @@ class ChatSocket:
                 return frame
             self.conversations.append(frame["conversation"])
 
+    async def conversation(self, seconds: float = RECV_TIMEOUT_SECONDS) -> Any:
+        """The next ``conversation`` frame's body; any other frame first fails."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.conversations:
+            left = deadline - asyncio.get_running_loop().time()
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(left, 0)))
+            if frame.get("type") != "conversation":
+                raise AssertionError(f"expected a conversation frame, got {frame!r}")
+            self.conversations.append(frame["conversation"])
+        return self.conversations.pop(0)
+
     async def read(self, count: int) -> list[Any]:
         """Exactly the next ``count`` frames."""
         return [await self.recv_json() for _ in range(count)]
