@@ -51,14 +51,17 @@ def fetch(
     token: str | None = None,
     body: Any = None,
     csrf_from: str | None = None,
+    csrf: str | None = None,
 ) -> Answer:
     """One request; 4xx/5xx are answers too. ``csrf_from``: base URL to get a
-    ``csrftoken`` from first, sent back as cookie and ``X-CSRFToken``."""
+    ``csrftoken`` from first (or ``csrf``, one got already), sent back as
+    cookie and ``X-CSRFToken``."""
     cookies, headers = [], {}
     if token is not None:
         cookies.append(f"token={token}")
     if csrf_from is not None:
         csrf = fetch("GET", csrf_from + "/api/auth/csrf").cookies["csrftoken"]
+    if csrf is not None:
         cookies.append(f"csrftoken={csrf}")
         headers["X-CSRFToken"] = csrf
     if cookies:
@@ -332,26 +335,5 @@ def fetch_with_csrf(
     method: str, url: str, *, token: str, csrf: str, body: Any = None
 ) -> Answer:
     """One request with the token and a ``csrftoken`` fetched beforehand, so
-    that requests meant to leave at once (a race) make no other request first.
-    The answer's body parsed as JSON (or text); 4xx/5xx are answers too."""
-    headers = {"Cookie": f"token={token}; csrftoken={csrf}", "X-CSRFToken": csrf}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(  # noqa: S310 (loopback http:// URLs)
-        url, method=method, data=data, headers=headers
-    )
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(  # noqa: S310
-            request, timeout=HTTP_TIMEOUT_SECONDS
-        ) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as err:
-        status, raw = err.code, err.read()
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    return Answer(status, parsed, time.monotonic() - started)
+    that requests meant to leave at once (a race) make no other request first."""
+    return fetch(method, url, token=token, body=body, csrf=csrf)

@@ -20,22 +20,11 @@ from chat import store
 from chat.models import Message, Thread
 from chat.services import message_draft, message_store, thread_mark_read
 from tests.conftest import token_for
+from tests.integration.desk_helpers import CONVERSATION_KEYS
 from tests.integration.http_helpers import assert_error, csrf_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-CONVERSATION_KEYS = {
-    "user",
-    "name",
-    "last_message",
-    "unread",
-    "status",
-    "assignee",
-    "assignee_name",
-    "needs_reply",
-    "waiting_since",
-    "user_seen_up_to",
-}
 MESSAGE_KEYS = {
     "type",
     "id",

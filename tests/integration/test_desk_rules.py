@@ -15,23 +15,11 @@ from chat import store
 from chat.inbox import conversation_of
 from chat.models import Message, Thread
 from chat.services import message_draft, message_store
+from tests.integration.desk_helpers import CONVERSATION_KEYS
 from tests.integration.ws_helpers import open_chat
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
-# PROTOCOL.md 4: a CONVERSATION; WebSocket frames carry it without "unread".
-CONVERSATION_KEYS = {
-    "user",
-    "name",
-    "last_message",
-    "unread",
-    "status",
-    "assignee",
-    "assignee_name",
-    "needs_reply",
-    "waiting_since",
-    "user_seen_up_to",
-}
 FRAME_KEYS = CONVERSATION_KEYS - {"unread"}
 RECEIVE_SECONDS = 10
 # Long enough for a stray frame (a note, a conversation) to show up.
