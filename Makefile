@@ -72,14 +72,18 @@ test-cluster: $(VENV)/.dev  ## two daphnes + Redis + PostgreSQL + nginx: cross-p
 	scripts/run-tests.sh $(PY) -m cluster tests/cluster $(ARGS)
 
 .PHONY: bench
+comma := ,
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	@touch $@
 
-# make bench [COMPARE=original] [SCENARIOS=handshake,fanout,capacity,idle,history]
-#            [SERVER=daphne|uvicorn|daphne,uvicorn] [BENCH_ARGS="--quick ..."]
+# make bench [COMPARE=original] [SCENARIOS=handshake,fanout,capacity,idle,history,inbox]
+#            [SERVER=daphne|uvicorn|daphne,uvicorn] [DATABASE=sqlite|postgres|sqlite,postgres]
+#            [BENCH_ARGS="--quick ..."]
+# DATABASE=postgres (history and inbox only) starts a private PostgreSQL server.
 bench: $(VENV)/.bench  ## speed and memory on one core; COMPARE=original runs the Node original too
-	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE)) $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(SERVER),--server $(SERVER)) $(BENCH_ARGS)
+	$(if $(filter postgres,$(subst $(comma), ,$(DATABASE))),scripts/install-system-packages.sh postgresql)
+	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE)) $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(SERVER),--server $(SERVER)) $(if $(DATABASE),--database $(DATABASE)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -4,6 +4,7 @@
     make bench COMPARE=original                 # the same against the Node original too
     make bench SCENARIOS=fanout,idle SERVER=uvicorn
     make bench SERVER=daphne,uvicorn COMPARE=original BENCH_ARGS=--quick
+    make bench SCENARIOS=history,inbox DATABASE=sqlite,postgres SERVER=uvicorn
 
 The server gets core 0 (``taskset -c 0``), this process -- the load
 generator -- core 1, and nothing leaves the loopback interface. Every load is
@@ -28,7 +29,10 @@ from importlib import metadata
 
 from bench import drivers, report, scenarios, servers
 
-ALL_SCENARIOS = ["handshake", "fanout", "capacity", "idle", "history"]
+ALL_SCENARIOS = ["handshake", "fanout", "capacity", "idle", "history", "inbox"]
+# The scenarios on the history data set: the only ones --database postgres runs.
+DATA_SET_SCENARIOS = ("history", "inbox")
+DATABASES = ("sqlite", "postgres")
 DEFAULT_LADDER = "10,25,50,100,200,400,800,1600"
 
 
@@ -72,6 +76,12 @@ def parse_args(argv=None):
         "--server", default="daphne", help="daphne, uvicorn, both (comma) or none"
     )
     p.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite, postgres or both (comma): the database of ours; postgres "
+        "runs the history and inbox scenarios on a private PostgreSQL server",
+    )
+    p.add_argument(
         "--compare",
         default="",
         help="'original': also run the original Node app (bench/original-node)",
@@ -110,6 +120,12 @@ def parse_args(argv=None):
     p.add_argument("--history-seconds", type=float, default=5.0)
     p.add_argument("--history-concurrency", type=int, default=8)
     p.add_argument("--history-sequential", type=int, default=500)
+    p.add_argument(
+        "--inbox-cases",
+        default="",
+        help="only these inbox requests (keys, comma: all, open, mine, unassigned, "
+        "waiting, resolved, q_rare, q_common, q_accent, q_name, q_two, q_none)",
+    )
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument(
@@ -157,6 +173,14 @@ def parse_args(argv=None):
             "websockets-sansio instead of wsproto), each optionally +coalesce "
             "(or none, with --compare original)"
         )
+    args.inbox_cases = [c.strip() for c in args.inbox_cases.split(",") if c.strip()]
+    args.databases = [d.strip() for d in args.database.split(",") if d.strip()]
+    if not args.databases or set(args.databases) - set(DATABASES):
+        p.error("--database: sqlite and/or postgres")
+    if "postgres" in args.databases and not set(args.scenarios) & set(
+        DATA_SET_SCENARIOS
+    ):
+        p.error("--database postgres: only the history and inbox scenarios run on it")
     if args.compare not in ("", "original"):
         p.error("--compare: 'original' is the only peer")
     args.ladder = [int(u) for u in args.ladder.split(",")]
@@ -224,21 +248,25 @@ def make_driver(target, port, args):
 
 
 async def run_scenario(name, target, args, n_users, progress, workdir):
-    if name == "history":
+    if name in DATA_SET_SCENARIOS:
         if target.kind == "original":
             return {"na": "n/a"}
         server = target.start(database=args.history_db)
+    elif target.database != "sqlite":
+        return {"na": "n/a (SQLite only)"}
     else:
         server = target.start()
     try:
-        if name == "history":
-            return await scenarios.history(
+        if name in DATA_SET_SCENARIOS:
+            only = {"only": args.inbox_cases} if name == "inbox" else {}
+            return await getattr(scenarios, name)(
                 server,
                 target.tokens,
                 progress,
                 seconds=args.history_seconds,
                 concurrency=args.history_concurrency,
                 sequential=args.history_sequential,
+                **only,
             )
         driver = make_driver(target, server.port, args)
         if name == "handshake":
@@ -305,7 +333,7 @@ def summary(name, data) -> str:
         )
     if name == "idle":
         return f"{data['kib_per_socket']:.1f} KiB/socket ({data['sockets']} sockets)"
-    if name == "history":
+    if name in DATA_SET_SCENARIOS:
         return ", ".join(
             f"{k} p99 {v['p99_ms']:.1f} ms {v['req_per_s']:.0f} req/s"
             for k, v in data.items()
@@ -367,6 +395,61 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+DATABASE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def prepare_data_set(args, env, targets, results, workdir, progress):
+    """The history data set, on SQLite (cached by schema) and, when asked, in
+    a private PostgreSQL server (kept between runs); that server, or None."""
+    started = time.monotonic()
+    args.history_db, key, cached = servers.history_database(workdir, progress)
+    figures = servers.history_figures(args.history_db)
+    sqlite_s = time.monotonic() - started
+    if not cached:
+        progress.note(
+            f"data set: generated {servers.HISTORY_MESSAGES:,} messages in "
+            f"{sqlite_s:.0f} s, cached as {args.history_db}"
+        )
+    data_set = results["meta"]["data_set"] = {
+        "figures": figures,
+        "sqlite": {"cached": cached, "built_s": figures.get("built_s")},
+    }
+    if "postgres" not in args.databases:
+        return None
+    from bench import pg
+
+    postgres = pg.BenchPostgres(args.server_core, progress)
+    try:
+        started = time.monotonic()
+        postgres.start()
+        kept = postgres.history(args.history_db, key, env)
+        postgres.pin()
+    except BaseException:
+        postgres.stop()
+        raise
+    if not kept:
+        progress.note(
+            f"data set: loaded into PostgreSQL in {time.monotonic() - started:.0f} s "
+            f"({postgres.figures})"
+        )
+    data_set["postgres"] = {"cached": kept, **postgres.figures}
+    results["notes"].append(
+        "PostgreSQL: a private server (bench/pg.py) pinned to the server's core "
+        f"{args.server_core}, so the application and its database share one core "
+        "as with SQLite; the server CPU figures include the database's processes. "
+        "Settings as installed (shared_buffers 128 MB); the application opens a "
+        "connection per HTTP request (CONN_MAX_AGE=0, chatproject/settings.py), "
+        "and that is measured too."
+    )
+    results["meta"]["versions"]["PostgreSQL"] = postgres.psql(
+        "SHOW server_version"
+    ).strip()
+    for target in targets:
+        if target.database == "postgres":
+            target.postgres = postgres
+    return postgres
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     progress = Progress()
@@ -374,6 +457,7 @@ def main(argv=None) -> int:
     started = datetime.now()
     t0 = time.monotonic()
     workdir = servers.Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    postgres = None
     # A fixed number unless a scenario needs more: the cached history database
     # is keyed by its users too.
     n_users = max(
@@ -384,10 +468,12 @@ def main(argv=None) -> int:
             f"preparing: migrating a database, {n_users:,} users and their tokens"
         )
         env, tokens = servers.prepare_ours(workdir, n_users)
+        with_db = args.databases != ["sqlite"]
         targets = [
             servers.Target(
-                key=f"ours-{name}",
-                label=f"ours ({name.replace('+', ', ')})",
+                key=f"ours-{name}" + ("" if database == "sqlite" else f"-{database}"),
+                label=f"ours ({name.replace('+', ', ')}"
+                + (f", {DATABASE_NAMES[database]})" if with_db else ")"),
                 kind="ours",
                 server=name.split("+")[0],
                 coalesce=name.endswith("+coalesce"),
@@ -395,7 +481,9 @@ def main(argv=None) -> int:
                 core=args.server_core,
                 env=env,
                 tokens=tokens,
+                database=database,
             )
+            for database in args.databases
             for name in args.servers
         ]
         if args.compare == "original":
@@ -462,6 +550,7 @@ def main(argv=None) -> int:
                     "history_seconds",
                     "history_concurrency",
                     "history_sequential",
+                    "databases",
                 )
             },
             "targets": {
@@ -469,6 +558,7 @@ def main(argv=None) -> int:
                     "label": t.label,
                     "kind": t.kind,
                     "command": t.display_command(),
+                    "database": t.database,
                 }
                 for t in targets
             },
@@ -489,21 +579,16 @@ def main(argv=None) -> int:
                 "per frame."
             )
         args.history_db = None
-        if "history" in args.scenarios:
-            started_db = time.monotonic()
-            args.history_db, cached = servers.history_database(workdir, progress)
-            if not cached:
-                progress.note(
-                    f"history: generated {servers.HISTORY_MESSAGES:,} messages in "
-                    f"{time.monotonic() - started_db:.0f} s, "
-                    f"cached as {args.history_db}"
-                )
+        if set(args.scenarios) & set(DATA_SET_SCENARIOS):
+            postgres = prepare_data_set(args, env, targets, results, workdir, progress)
         results["meta"]["scheduling"] = realtime(args, progress)
         runner(run_all(args, targets, n_users, progress, workdir, results))
         results["meta"]["duration_s"] = time.monotonic() - t0
         report.write(results)
         return 0
     finally:
+        if postgres is not None:
+            postgres.stop()
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:

@@ -69,7 +69,40 @@ ROWS = [
 ]
 
 
+SLOW_MS = 100.0  # the issue's bound for the inbox at 1,000,000 messages: marked ⚠
+
+
+def _inbox_keys(results) -> list[tuple[str, str]]:
+    """(key, label) of each inbox case, in the order measured."""
+    keys: dict[str, str] = {}
+    for data in results["scenarios"].get("inbox", {}).values():
+        if isinstance(data, dict):
+            for key, case in data.items():
+                if isinstance(case, dict) and "p99_ms" in case:
+                    keys.setdefault(key, case["label"])
+    return list(keys.items())
+
+
+def _inbox_rows(results):
+    """One row per inbox request: p50 / p99 ms, req/s (a ⚠ at p99 ≥ 100 ms)."""
+    return [
+        ("inbox", f"`{label.removeprefix('/api/conversations')or 'first page'}`",
+         (key, "cell"), 0)
+        for key, label in _inbox_keys(results)
+    ]  # fmt: skip
+
+
 def _prepare(results):
+    for per_target in results["scenarios"].get("inbox", {}).values():
+        if not isinstance(per_target, dict):
+            continue
+        for case in per_target.values():
+            if isinstance(case, dict) and "p99_ms" in case:
+                case["cell"] = (
+                    f"{_num(case['p50_ms'], 1)} / {_num(case['p99_ms'], 1)} ms, "
+                    f"{_num(case['req_per_s'], 0)} req/s"
+                    + (" ⚠" if case["p99_ms"] >= SLOW_MS else "")
+                )
     fan = results["scenarios"].get("fanout", {})
     for value in fan.values():
         if isinstance(value, dict) and "lost" in value:
@@ -100,6 +133,9 @@ def _scenario_title(results, scenario):
         "idle": f"idle ({p['idle_sockets']:,} sockets)",
         "history": "history (1,000,000 messages; p50/p99 one at a time, "
         f"req/s with {p['history_concurrency']} in flight)",
+        "inbox": "inbox (GET /api/conversations, 1,000,000 messages in 100,000 "
+        f"threads; p50 / p99 one at a time, req/s with {p['history_concurrency']} "
+        "in flight)",
     }[scenario]
 
 
@@ -131,7 +167,7 @@ def table(results) -> str:
         head += [f"{targets[k]['label']} / original" for k in ours]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     shown = set()
-    for scenario, label, path, digits in ROWS:
+    for scenario, label, path, digits in ROWS + _inbox_rows(results):
         if scenario not in results["scenarios"]:
             continue
         values = {k: _get(results, scenario, k, path) for k in targets}
@@ -287,6 +323,81 @@ def noise_note(results) -> str | None:
     )
 
 
+def inbox_table(results) -> str:
+    """Every inbox request on every target: query, database, p50, p99, req/s."""
+    inbox = results["scenarios"].get("inbox")
+    if not inbox:
+        return ""
+    figures = results["meta"].get("data_set", {}).get("figures", {})
+    matches = figures.get("search_matches", {})
+    lines = [
+        "| request | what | server | p50 ms | p99 ms | req/s "
+        "| rows | matching messages / names |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in _inbox_keys(results):
+        for target, data in inbox.items():
+            case = data.get(key) if isinstance(data, dict) else None
+            if not isinstance(case, dict) or "p99_ms" not in case:
+                continue
+            p99 = _num(case["p99_ms"], 1)
+            if case["p99_ms"] >= SLOW_MS:
+                p99 += " ⚠"
+            m = matches.get(key)
+            cells = [
+                f"`{label}`",
+                case.get("what", ""),
+                results["targets"][target]["label"],
+                _num(case["p50_ms"], 1),
+                p99,
+                _num(case["req_per_s"], 0),
+                f"{case.get('rows', '–')}" + ("+" if case.get("has_more") else ""),
+                f"{m['messages']:,} / {m['names']:,}" if m else "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def data_set_section(results) -> str:
+    data_set = results["meta"].get("data_set")
+    if not data_set:
+        return ""
+    f = data_set.get("figures", {})
+    lines = []
+    if f:
+        lines.append(
+            f"{f['messages']:,} messages ({f['notes']:,} notes) in {f['threads']:,} "
+            f"threads (bench/dataset.py): {f['resolved']:.0%} resolved, "
+            f"{f['unassigned']:.0%} unassigned, {f['needs_reply']:.0%} waiting for a "
+            f"reply ({f['open_needs_reply']:.0%} open and waiting), "
+            f"{f['read_marks']:,} read marks; texts from a Zipf vocabulary of "
+            f"{f['vocabulary']:,} words."
+        )
+    sqlite = data_set.get("sqlite", {})
+    built = sqlite.get("built_s")
+    lines.append(
+        "SQLite: "
+        + (f"generated in {built:.0f} s" if built is not None else "generated")
+        + (" (cached from an earlier run)" if sqlite.get("cached") else "")
+        + "."
+    )
+    postgres = data_set.get("postgres")
+    if postgres:
+        parts = [
+            f"{k.removesuffix('_s').replace('_', ' ')} {v:.0f} s"
+            for k, v in postgres.items()
+            if k.endswith("_s") and k != "built_s" and isinstance(v, int | float)
+            and not k.startswith("index ")
+        ]  # fmt: skip
+        lines.append(
+            f"PostgreSQL: loaded from the SQLite file in {postgres['built_s']:.0f} s "
+            f"({', '.join(parts)})"
+            + (" (kept from an earlier run)" if postgres.get("cached") else "")
+            + "."
+        )
+    return " ".join(lines)
+
+
 def markdown(results) -> str:
     m = results["meta"]
     parts = [
@@ -314,6 +425,22 @@ def markdown(results) -> str:
         table(results),
         "",
     ]
+    data_set = data_set_section(results)
+    if data_set:
+        parts += ["## Data set (history, inbox)", "", data_set, ""]
+    inbox = inbox_table(results)
+    if inbox:
+        parts += [
+            "## Inbox and search",
+            "",
+            "One request at a time for p50 / p99, then "
+            f"{results['params']['history_concurrency']} in flight for req/s; "
+            f"⚠: p99 ≥ {SLOW_MS:.0f} ms. Rows: conversations on the page "
+            "(+: more follow).",
+            "",
+            inbox,
+            "",
+        ]
     targets = targets_section(results)
     if targets:
         parts += ["## Targets (issue 7)", "", targets]
@@ -326,7 +453,8 @@ def markdown(results) -> str:
         notes.append(noise)
     if notes:
         parts += ["## Notes", "", *(f"- {n}" for n in notes), ""]
-    parts += ["![latency and CPU against offered load](chart.png)", ""]
+    if "capacity" in results["scenarios"]:  # chart.png is of the capacity ladder
+        parts += ["![latency and CPU against offered load](chart.png)", ""]
     return "\n".join(parts)
 
 
@@ -424,12 +552,16 @@ def write(results) -> Path:
     )
     raw = RESULTS / f"{stamp}.json"
     raw.write_text(json.dumps(results, indent=2, default=str))
-    if chart(results, RESULTS / "chart.png.tmp"):
+    charted = chart(results, RESULTS / "chart.png.tmp")
+    if charted:
         (RESULTS / "chart.png.tmp").replace(RESULTS / "chart.png")
     text = markdown(results)
     (RESULTS / "results.md").write_text(text)
     print(text)
     print(
-        f"\nwritten: {RESULTS / 'results.md'}, chart.png, {raw.name}", file=sys.stderr
+        f"\nwritten: {RESULTS / 'results.md'}, "
+        + ("chart.png, " if charted else "")
+        + raw.name,
+        file=sys.stderr,
     )
     return raw

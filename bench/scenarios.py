@@ -1,4 +1,4 @@
-"""The scenarios: handshake, fanout, capacity, idle, history.
+"""The scenarios: handshake, fanout, capacity, idle, history, inbox.
 
 Each takes a started server and a driver, runs a bounded load (every loop has
 a count and a deadline), and returns a dict of plain numbers for the report.
@@ -18,7 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from bench import servers
+from bench import dataset, servers
 from bench.servers import user_name
 
 LATENCY_LIMIT_MS = 50.0
@@ -686,43 +686,27 @@ async def idle(
     }
 
 
-# -- history ---------------------------------------------------------------------------
+# -- history and inbox: HTTP on the history data set ----------------------------------
 
 
-async def history(
-    server, tokens, progress, *, seconds: float, concurrency: int, sequential: int
+async def _http_cases(
+    server,
+    progress,
+    cases: dict,
+    *,
+    scenario: str,
+    seconds: float,
+    concurrency: int,
+    sequential: int,
+    check,
 ) -> dict:
-    """History pages over HTTP on 1,000,000 stored messages (ours only)."""
+    """For each case ``key: (label, make)``, ``make()`` giving (path, headers):
+    p50/p99 one request at a time (``sequential`` of them, at most ``seconds``),
+    then req/s with ``concurrency`` in flight for ``seconds``. ``check(key,
+    label, body)`` vets the first answer and returns figures to keep."""
     import aiohttp
 
     base = f"http://127.0.0.1:{server.port}"
-    admin_cookie = {"Cookie": f"token={tokens[servers.ADMINS[0]]}"}
-    rng = random.Random(7)
-
-    def thread_page():
-        t = rng.randrange(servers.HISTORY_THREADS)
-        return f"/api/messages?with={user_name(t)}&limit=50", admin_cookie
-
-    def older_page():
-        t = rng.randrange(servers.HISTORY_THREADS)
-        ids = servers.history_thread_ids(t)
-        before = ids[rng.randrange(60, len(ids))]
-        return (
-            f"/api/messages?with={user_name(t)}&before={before}&limit=50",
-            admin_cookie,
-        )
-
-    def own_page():
-        t = rng.randrange(servers.HISTORY_THREADS)
-        return "/api/messages/mine?limit=50", {
-            "Cookie": f"token={tokens[user_name(t)]}"
-        }
-
-    cases = {
-        "thread": ("GET /api/messages?with=USER&limit=50 (admin)", thread_page),
-        "older": ("same, an older page (&before=ID)", older_page),
-        "mine": ("GET /api/messages/mine?limit=50 (user)", own_page),
-    }
     out = {}
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     async with aiohttp.ClientSession(
@@ -754,25 +738,25 @@ async def history(
 
         for key, (label, make) in cases.items():
             _, body = await get(make)
-            page = json.loads(body)
-            if len(page["messages"]) != 50 or not page["has_more"]:
-                raise servers.ServerFailed(f"{label}: unexpected page {body[:300]!r}")
+            kept = check(key, label, json.loads(body))
             await timed(make, 1, 20, time.perf_counter() + 10)  # warm-up
             server.settle()
             # Latency: one request at a time.
             for attempt in range(1, RETRIES + 2):
-                await wait_quiet(server, progress, f"history {key}")
-                progress.update(f"history {key}: {sequential} requests, one at a time")
+                await wait_quiet(server, progress, f"{scenario} {key}")
+                progress.update(
+                    f"{scenario} {key}: {sequential} requests, one at a time"
+                )
                 window = Window(server, client_core())
                 lat = await timed(make, 1, sequential, time.perf_counter() + seconds)
                 w = window.close()
                 if attempt > RETRIES or not disturbed(w):
                     break
                 progress.note(
-                    f"  history {key}: disturbed by other processes, measuring again"
+                    f"  {scenario} {key}: disturbed by other processes, measuring again"
                 )
             # Throughput: ``concurrency`` requests in flight for ``seconds``.
-            progress.update(f"history {key}: {concurrency} requests in flight")
+            progress.update(f"{scenario} {key}: {concurrency} requests in flight")
             cpu0, t0 = server.cpu_seconds(), time.perf_counter()
             loaded = await timed(make, concurrency, 10**9, t0 + seconds)
             wall = time.perf_counter() - t0
@@ -781,6 +765,7 @@ async def history(
                 "label": label,
                 "p50_ms": percentile(lat, 0.5),
                 "p99_ms": percentile(lat, 0.99),
+                "max_ms": lat[-1] if lat else None,
                 "requests_sequential": len(lat),
                 "req_per_s": len(loaded) / wall,
                 "loaded_in_flight": concurrency,
@@ -791,9 +776,127 @@ async def history(
                 "attempts": attempt,
                 "other_on_server_core": w["other_on_server_core"],
                 "other_on_client_core": w["other_on_client_core"],
+                **(kept or {}),
             }
             progress.note(
-                f"  history {key}: p99 {out[key]['p99_ms']:.1f} ms (one at a time), "
+                f"  {scenario} {key}: p50 {out[key]['p50_ms']:.1f} / "
+                f"p99 {out[key]['p99_ms']:.1f} ms (one at a time), "
                 f"{out[key]['req_per_s']:.0f} req/s ({concurrency} in flight)"
             )
     return out
+
+
+async def history(
+    server, tokens, progress, *, seconds: float, concurrency: int, sequential: int
+) -> dict:
+    """History pages over HTTP on the history data set (ours only)."""
+    admin_cookie = {"Cookie": f"token={tokens[servers.ADMINS[0]]}"}
+    rng = random.Random(7)
+
+    def thread_page():
+        t = rng.randrange(servers.HISTORY_THREADS)
+        return f"/api/messages?with={user_name(t)}&limit=50", admin_cookie
+
+    def older_page():
+        t = rng.randrange(servers.HISTORY_THREADS)
+        ids = servers.history_thread_ids(t)
+        before = ids[rng.randrange(60, len(ids))]
+        return (
+            f"/api/messages?with={user_name(t)}&before={before}&limit=50",
+            admin_cookie,
+        )
+
+    def own_page():
+        t = rng.randrange(servers.HISTORY_THREADS)
+        return "/api/messages/mine?limit=50", {
+            "Cookie": f"token={tokens[user_name(t)]}"
+        }
+
+    cases = {
+        "thread": ("GET /api/messages?with=USER&limit=50 (admin)", thread_page),
+        "older": ("same, an older page (&before=ID)", older_page),
+        "mine": ("GET /api/messages/mine?limit=50 (user)", own_page),
+    }
+
+    def check(key, label, page):
+        if len(page["messages"]) != 50 or not page["has_more"]:
+            raise servers.ServerFailed(f"{label}: unexpected page {page!r:.300}")
+
+    return await _http_cases(
+        server,
+        progress,
+        cases,
+        scenario="history",
+        seconds=seconds,
+        concurrency=concurrency,
+        sequential=sequential,
+        check=check,
+    )
+
+
+def inbox_cases(admin: str) -> dict[str, tuple[str, str]]:
+    """The inbox scenario's requests: key -> (path, what it is)."""
+    cases = {
+        "all": ("/api/conversations", "first page, no filter"),
+        "open": ("/api/conversations?status=open", "open"),
+        "mine": (
+            f"/api/conversations?assignee={admin}&status=open",
+            "one admin's open conversations",
+        ),
+        "unassigned": ("/api/conversations?assignee=none&status=open", "unassigned"),
+        "waiting": (
+            "/api/conversations?needs_reply=1&status=open&order=waiting",
+            "needs reply, longest waiting first",
+        ),
+        "resolved": ("/api/conversations?status=resolved", "resolved"),
+    }
+    for key, (query, what) in dataset.SEARCHES.items():
+        cases[key] = (f"/api/conversations?q={query.replace(' ', '+')}", what)
+    return cases
+
+
+async def inbox(
+    server,
+    tokens,
+    progress,
+    *,
+    seconds: float,
+    concurrency: int,
+    sequential: int,
+    only: list[str] | None = None,
+) -> dict:
+    """The admins' inbox over HTTP on the history data set (ours only): the
+    first page of each filter, and searches."""
+    admin = servers.ADMINS[0]
+    headers = {"Cookie": f"token={tokens[admin]}"}
+    described = inbox_cases(admin)
+    cases = {
+        key: (path, lambda path=path: (path, headers))
+        for key, (path, _) in described.items()
+        if not only or key in only
+    }
+    if only and set(only) - set(described):
+        raise ValueError(f"unknown inbox cases {sorted(set(only) - set(described))}")
+
+    def check(key, label, page):
+        rows = page["conversations"]
+        if key == "q_none" and rows:
+            raise servers.ServerFailed(f"{label}: matched {len(rows)} conversations")
+        if key != "q_none" and not rows:
+            raise servers.ServerFailed(f"{label}: matched nothing")
+        return {
+            "what": described[key][1],
+            "rows": len(rows),
+            "has_more": page["has_more"],
+        }
+
+    return await _http_cases(
+        server,
+        progress,
+        cases,
+        scenario="inbox",
+        seconds=seconds,
+        concurrency=concurrency,
+        sequential=sequential,
+        check=check,
+    )

@@ -17,9 +17,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from bench import dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var" / "bench"
@@ -34,10 +37,9 @@ BASE_ENV = dict(os.environ)
 
 N_ADMINS = 5
 ADMINS = [f"bench-admin-{i}" for i in range(N_ADMINS)]  # not "admin": README quirk
-HISTORY_MESSAGES = 1_000_000
-HISTORY_THREADS = 1000
+HISTORY_MESSAGES = dataset.MESSAGES
+HISTORY_THREADS = dataset.HISTORY_THREADS
 MIN_USERS = 2000
-HISTORY_FORMAT = 1  # bump when the generated history changes shape
 
 
 def user_name(i: int) -> str:
@@ -67,6 +69,10 @@ class ServerProcess:
     port: int
     core: int
     process: subprocess.Popen | None = None
+    # A PostgreSQL target: the database server's CPU counts as the server's
+    # (it shares the core), and its throwaway database goes when we stop.
+    database_cpu: Callable[[], float] | None = None
+    on_stop: Callable[[], None] | None = None
 
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         with self.log_path.open("ab") as log:
@@ -109,10 +115,12 @@ class ServerProcess:
         return self.process is not None and self.process.poll() is None
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the whole process (all threads) so far."""
+        """User + system CPU of the whole process (all threads) so far, and of
+        its database server when it has one of its own (PostgreSQL)."""
         with open(f"/proc/{self.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        own = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return own + (self.database_cpu() if self.database_cpu else 0.0)
 
     def rss_kib(self) -> int:
         with open(f"/proc/{self.pid}/status") as f:
@@ -137,14 +145,16 @@ class ServerProcess:
             return ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.on_stop is not None:
+            on_stop, self.on_stop = self.on_stop, None
+            on_stop()
 
 
 def core_busy_seconds(core: int) -> float:
@@ -179,6 +189,9 @@ class Target:
     tokens: dict[str, str] = field(default_factory=dict)
     # Ours only: the benchmark's sockets connect with ?coalesce=1 (docs/api.md).
     coalesce: bool = False
+    # Ours only: "sqlite", or "postgres" (a bench.pg.BenchPostgres in ``postgres``).
+    database: str = "sqlite"
+    postgres: Any = None
     _runs: int = 0
 
     def display_command(self) -> str:
@@ -186,6 +199,9 @@ class Target:
         env = (
             "JWT_SECRET=... PORT=PORT PERSIST=1 DB_PATH=... "
             if self.kind == "original"
+            else "DATABASE_URL=postgres://chat:...@127.0.0.1:PGPORT/<a copy of "
+            "bench_history> "
+            if self.database == "postgres"
             else ""
         )
         return f"{env}taskset -c {self.core} " + " ".join(
@@ -228,11 +244,19 @@ class Target:
         raise ValueError(self.server)
 
     def start(self, database: Path | None = None) -> ServerProcess:
-        """A fresh server process on a free port, on a fresh copy of the database."""
+        """A fresh server process on a free port, on a fresh copy of the database
+        (PostgreSQL: of ``bench_history``, whatever ``database`` says)."""
         self._runs += 1
         port = free_port()
         env = {**BASE_ENV, **self.env}
-        if self.kind == "ours":
+        database_cpu = on_stop = None
+        if self.database == "postgres":
+            url, name = self.postgres.throwaway_copy()
+            env["DATABASE_URL"] = url
+            cwd = ROOT
+            database_cpu = self.postgres.cpu_seconds
+            on_stop = lambda: self.postgres.drop(name)  # noqa: E731
+        elif self.kind == "ours":
             db = self.workdir / f"{self.key}-{self._runs}.sqlite3"
             if database is None:
                 copy_sqlite(self.workdir / "template.sqlite3", db)
@@ -249,7 +273,7 @@ class Target:
                 DB_PATH=str(self.workdir / f"original-{self._runs}.sqlite3"),
             )
             cwd = ORIGINAL_DIR
-        return ServerProcess(
+        server = ServerProcess(
             label=self.label,
             argv=self.command(port),
             env=env,
@@ -257,7 +281,14 @@ class Target:
             log_path=self.workdir / f"{self.key}.log",
             port=port,
             core=self.core,
-        ).start()
+            database_cpu=database_cpu,
+            on_stop=on_stop,
+        )
+        try:
+            return server.start()
+        except BaseException:
+            server.stop()
+            raise
 
 
 def copy_sqlite(src: Path, dst: Path) -> None:
@@ -325,7 +356,8 @@ def prepare_ours(workdir: Path, n_users: int) -> tuple[dict[str, str], dict[str,
 
 
 def schema_key() -> str:
-    """The cached history database's key: the migrated schema's SQL, and the users."""
+    """The cached history database's key: the migrated schema's SQL, the
+    users, and the shape of the generated data (``dataset.FORMAT``)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -337,108 +369,42 @@ def schema_key() -> str:
         cursor.execute("SELECT id, username, role FROM accounts_user ORDER BY id")
         users = repr(cursor.fetchall())
     connection.close()
-    text = f"{HISTORY_FORMAT}|{HISTORY_MESSAGES}|{HISTORY_THREADS}|{schema}|{users}"
+    text = (
+        f"{dataset.FORMAT}|{dataset.MESSAGES}|{dataset.THREADS}|"
+        f"{dataset.HISTORY_THREADS}|{dataset.HISTORY_SHARE}|{schema}|{users}"
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def history_database(workdir: Path, progress) -> tuple[Path, bool]:
-    """The template plus 1,000,000 messages, cached under var/bench/ by schema.
-
-    Messages go round-robin over ``HISTORY_THREADS`` users' threads (so a
-    thread's ids are interleaved with everyone else's, as in real life); every
-    third message is an admin's answer. Returns (path, was it cached?); the
-    servers get a copy of it (``Target.start``).
-    """
-    from django.db import connection
-
-    from accounts.models import User
-    from chat.models import Message, Thread
-
+def history_database(workdir: Path, progress) -> tuple[Path, str, bool]:
+    """The template plus the history data set (bench/dataset.py), cached under
+    var/bench/ by schema. Returns (path, key, was it cached?); the servers get
+    a copy of it (``Target.start``), PostgreSQL its rows (``bench.pg``). The
+    data set's figures are kept beside it (``history_figures``)."""
     key = schema_key()
     cached = VAR / f"history-{key}.sqlite3"
     if cached.exists():
-        return cached, True
+        return cached, key, True
     VAR.mkdir(parents=True, exist_ok=True)
     for stale in VAR.glob("history-*.sqlite3*"):  # other schemas: no longer useful
         stale.unlink()
     building = VAR / f"history-{key}.sqlite3.building"
     building.unlink(missing_ok=True)
     copy_sqlite(workdir / "template.sqlite3", building)
-    ids = dict(User.objects.values_list("username", "id"))
-    connection.close()
-    threads = [ids[user_name(i)] for i in range(HISTORY_THREADS)]
-    admins = [ids[name] for name in ADMINS]
-    table = Message._meta.db_table
-    tcol = {f.name: f.column for f in Thread._meta.concrete_fields}
-    col = {f.name: f.column for f in Message._meta.concrete_fields}
-    columns = [
-        col[name]
-        for name in (
-            "id",
-            "thread",
-            "sender",
-            "sender_name",
-            "sender_role",
-            "text",
-            "client_id",
-            "created_at",
-        )
-    ]
-    start = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=365)
-
-    def rows():
-        for i in range(HISTORY_MESSAGES):
-            t = i % HISTORY_THREADS
-            thread = threads[t]
-            if i % 3 == 2:
-                a = (i // 3) % len(admins)
-                sender, name, role = admins[a], f"Support {a}", "admin"
-            else:
-                sender, name, role = thread, f"User {t}", "user"
-            stamp = start + timedelta(seconds=i * 30)
-            yield (
-                i + 1,
-                thread,
-                sender,
-                name,
-                role,
-                f"Message {i} in the support thread of user {t}: "
-                "is there anything else I can help you with today?",
-                None,
-                stamp.strftime("%Y-%m-%d %H:%M:%S.%f"),
-            )
-            if i % 50_000 == 0:
-                progress.update(f"history: generating {i:,} / {HISTORY_MESSAGES:,}")
-
-    db = sqlite3.connect(building)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-262144")
-    # Table and column names come from the models' _meta; values are bound.
-    insert_messages = (
-        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
-        f"VALUES ({', '.join('?' * len(columns))})"
+    figures = dataset.build(
+        building, admins=ADMINS, user_name=user_name, progress=progress
     )
-    insert_threads = (
-        f"INSERT INTO {Thread._meta.db_table} "  # noqa: S608
-        f"({tcol['user']}, {tcol['last_message']}) VALUES (?, ?)"
-    )
-    with db:
-        db.executemany(insert_messages, rows())
-        last = {
-            threads[t]: HISTORY_MESSAGES - HISTORY_THREADS + t + 1
-            for t in range(HISTORY_THREADS)
-        }
-        db.executemany(insert_threads, last.items())
-    db.execute("PRAGMA journal_mode=DELETE")
-    db.close()
+    dataset.write_figures(cached.with_suffix(".sqlite3.json"), figures)
     building.rename(cached)
-    return cached, False
+    return cached, key, False
 
 
-def history_thread_ids(thread_index: int) -> range:
-    """The message ids of thread ``thread_index`` in the generated history."""
-    return range(thread_index + 1, HISTORY_MESSAGES + 1, HISTORY_THREADS)
+def history_figures(path: Path) -> dict:
+    """What ``history_database`` wrote about the data set at ``path``."""
+    return dataset.read_figures(path.with_suffix(".sqlite3.json"))
+
+
+history_thread_ids = dataset.history_thread_ids
 
 
 # -- the original -------------------------------------------------------------------
