@@ -61,7 +61,6 @@ class DatabaseThread:
             self._executor, context.run, self._run, function, args, kwargs
         )
 
-
     def close(self) -> None:
         """Close this thread's connections (a test database is dropped only
         once nobody is connected to it)."""

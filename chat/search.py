@@ -63,7 +63,9 @@ class _Sqlite:
     # matching message at or above an id. "{ids}" is a list of placeholders.
     named = (
         "SELECT rowid FROM chat_user_search "
-        "WHERE chat_user_search MATCH %s AND rowid IN ({ids})"
+        # "+rowid": a filter on the match's rows. A bare "rowid IN" made
+        # FTS5 run the whole match once per id (bench: 663 ms -> 3.6 ms).
+        "WHERE chat_user_search MATCH %s AND +rowid IN ({ids})"
     )
     matched_since = (
         "SELECT DISTINCT m.thread_id FROM chat_message m "
@@ -88,26 +90,25 @@ class _Sqlite:
 class _Postgres:
     messages = (
         "SELECT m.id, m.thread_id FROM chat_message m "
-        "WHERE chat_search_document(m.text) @@ chat_search_query(%s) AND m.id < %s "
+        "WHERE m.search_document @@ chat_search_query(%s) AND m.id < %s "
         "ORDER BY m.id DESC LIMIT %s"
     )
     names = (
         "SELECT t.last_message_id, t.user_id FROM accounts_user u "
         "JOIN chat_thread t ON t.user_id = u.id "
-        "WHERE chat_search_document(u.username || ' ' || u.display_name) "
-        "@@ chat_search_query(%s) AND t.last_message_id < %s "
+        "WHERE u.search_document @@ chat_search_query(%s) "
+        "AND t.last_message_id < %s "
         "ORDER BY t.last_message_id DESC LIMIT %s"
     )
 
     named = (
         "SELECT u.id FROM accounts_user u "
-        "WHERE chat_search_document(u.username || ' ' || u.display_name) "
-        "@@ chat_search_query(%s) AND u.id IN ({ids})"
+        "WHERE u.search_document @@ chat_search_query(%s) AND u.id IN ({ids})"
     )
     matched_since = (
         "SELECT DISTINCT m.thread_id FROM chat_message m "
         "WHERE m.id >= %s AND m.thread_id IN ({ids}) "
-        "AND chat_search_document(m.text) @@ chat_search_query(%s)"
+        "AND m.search_document @@ chat_search_query(%s)"
     )
 
     @staticmethod

@@ -6,10 +6,12 @@ triggers: a message and its index entry are written in one transaction.
 ``detail=none, columnsize=0``: the search matches words and prefixes, never
 phrases, and ranks by recency, not bm25, so positions and sizes would be
 written with every message for nothing.
-PostgreSQL: GIN indexes over ``to_tsvector('simple', unaccent(...))``
-through an immutable wrapper (``unaccent()`` itself is only stable, and an
-index needs an immutable expression), names qualified so that index upkeep
-does not depend on the search_path. ``unaccent`` is a trusted extension:
+PostgreSQL: generated ``search_document`` columns holding
+``to_tsvector('simple', unaccent(...))``, with GIN indexes, through an
+immutable wrapper (``unaccent()`` itself is only stable, and a generated
+column needs an immutable expression), names qualified so that their upkeep
+does not depend on the search_path. The models do not declare these
+columns: the database fills them in, and Django never reads them. ``unaccent`` is a trusted extension:
 the database's owner may create it (in ``public``, which the database's owner
 owns from PostgreSQL 15 on).
 
@@ -84,15 +86,23 @@ POSTGRES_FORWARD = [
        LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
          SELECT to_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $1))
        $$""",
-    """CREATE INDEX chat_message_search ON chat_message
-       USING gin (chat_search_document(text))""",
-    """CREATE INDEX chat_user_search ON accounts_user
-       USING gin (chat_search_document(username || ' ' || display_name))""",
+    # Stored, not only indexed: a common word is found fastest by walking
+    # the newest messages and testing each, and computing the document for
+    # every row walked cost ~20 µs each (bench: `q=pedido` 259 ms -> 4 ms).
+    """ALTER TABLE chat_message ADD COLUMN search_document tsvector
+       GENERATED ALWAYS AS (chat_search_document(text)) STORED""",
+    "CREATE INDEX chat_message_search ON chat_message USING gin (search_document)",
+    """ALTER TABLE accounts_user ADD COLUMN search_document tsvector
+       GENERATED ALWAYS AS (chat_search_document(username || ' ' || display_name))
+       STORED""",
+    "CREATE INDEX chat_user_search ON accounts_user USING gin (search_document)",
 ]
 
 POSTGRES_BACKWARD = [
     "DROP INDEX IF EXISTS chat_user_search",
+    "ALTER TABLE accounts_user DROP COLUMN IF EXISTS search_document",
     "DROP INDEX IF EXISTS chat_message_search",
+    "ALTER TABLE chat_message DROP COLUMN IF EXISTS search_document",
     "DROP FUNCTION IF EXISTS chat_search_query(text)",
     "DROP FUNCTION IF EXISTS chat_search_document(text)",
 ]
