@@ -76,6 +76,10 @@ def announced_change(before: ThreadState, after: ThreadState) -> bool:
     return before.status != after.status or before.assignee_id != after.assignee_id
 
 
+# ThreadState's fields, named as chat_thread's columns.
+_STATE_COLUMNS = ("status", "assignee_id", "waiting_since", "last_message_id")
+
+
 class _Statements:
     """The desk's SQL on the hot path, written once (names from the models)."""
 
@@ -97,10 +101,7 @@ class _Statements:
             f"INSERT INTO {threads} (user_id, status) VALUES (%s, %s) "  # noqa: S608 (names from the models)
             f"ON CONFLICT (user_id) DO NOTHING"
         )
-        self.update = (
-            f"UPDATE {threads} SET status = %s, assignee_id = %s, "  # noqa: S608 (names from the models)
-            f"waiting_since = %s, last_message_id = %s WHERE user_id = %s"
-        )
+        self._threads = threads
         self.people = (
             f"SELECT u.username, u.display_name, a.username, a.display_name, "  # noqa: S608 (names from the models)
             f"r.last_read_id FROM {users} u "
@@ -108,6 +109,14 @@ class _Statements:
             f"LEFT JOIN {reads} r ON r.reader_id = u.id AND r.thread_id = u.id "
             f"WHERE u.id = %s"
         )
+
+    @functools.cache  # noqa: B019 (one instance, kept for the process)
+    def update(self, columns: tuple[str, ...]) -> str:
+        """An UPDATE of ``columns`` only: an index whose column is set is
+        rewritten even when the value is the same, and most messages change
+        the newest message alone."""
+        assignments = ", ".join(f"{column} = %s" for column in columns)
+        return f"UPDATE {self._threads} SET {assignments} WHERE user_id = %s"  # noqa: S608 (names from the models)
 
     @functools.cache  # noqa: B019 (one instance, kept for the process)
     def select(self, count: int) -> str:
@@ -168,20 +177,19 @@ def threads_update(
         )
         newest_frame[message.thread_id] = frame
     statements = _statements()
-    cursor.executemany(
-        statements.update,
-        [
-            (
-                state.status,
-                state.assignee_id,
-                state.waiting_since,
-                state.last_message_id,
-                thread_id,
-            )
-            for thread_id, state in states.items()
-            if thread_id in newest_frame
-        ],
-    )
+    by_columns: dict[tuple[str, ...], list[tuple]] = {}
+    for thread_id in newest_frame:
+        old, new = before[thread_id], states[thread_id]
+        changed = tuple(
+            column
+            for column in _STATE_COLUMNS
+            if getattr(old, column) != getattr(new, column)
+        )
+        if changed:
+            values = tuple(getattr(new, column) for column in changed)
+            by_columns.setdefault(changed, []).append((*values, thread_id))
+    for columns, rows in by_columns.items():
+        cursor.executemany(statements.update(columns), rows)
     return {
         thread_id: _conversation(cursor, states[thread_id], newest_frame[thread_id])
         for thread_id in newest_frame
