@@ -262,8 +262,10 @@ def load(pg: BenchPostgres, sqlite_path: Path, progress) -> dict:
         cur.execute("SET synchronous_commit = off")
         pg_columns: dict[str, list[str]] = {}
         cur.execute(
+            # Generated columns (the search documents) fill themselves in.
             "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+            "WHERE table_schema = 'public' AND is_generated = 'NEVER' "
+            "ORDER BY table_name, ordinal_position"
         )
         for table, column in cur.fetchall():
             pg_columns.setdefault(table, []).append(column)
