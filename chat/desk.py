@@ -18,7 +18,7 @@ into one thread apply the rules one after the other, in id order.
 
 import functools
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -26,7 +26,7 @@ from django.db import connections
 from accounts.models import User
 from chat.frames import conversation_frame_of
 from chat.models import ReadState, Thread
-from chatproject.isotime import iso_utc
+from chatproject.isotime import iso_utc_stored
 
 
 @dataclass(frozen=True)
@@ -208,17 +208,8 @@ def _conversation(cursor, state: ThreadState, last_message: dict[str, Any]):
         status=state.status,
         assignee=assignee,
         assignee_name=(assignee_display or assignee) if assignee else None,
-        waiting_since=_iso(state.waiting_since),
+        waiting_since=(
+            iso_utc_stored(state.waiting_since) if state.waiting_since else None
+        ),
         user_seen_up_to=seen,
     )
-
-
-def _iso(value: Any) -> str | None:
-    """An instant as the database returned it (a datetime, or SQLite's text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:  # stored in UTC (USE_TZ)
-        value = value.replace(tzinfo=UTC)
-    return iso_utc(value)

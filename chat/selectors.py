@@ -4,7 +4,6 @@ Every query here is a range scan on an index (see ``chat.models``): pages
 cost the same with a hundred messages or a million.
 """
 
-from datetime import UTC
 from typing import Any
 
 from django.db import connection
@@ -12,7 +11,7 @@ from django.db import connection
 from accounts.models import User
 from chat.frames import MAX_RESUME_MESSAGES, message_frame_of
 from chat.models import CannedReply, Message
-from chatproject.isotime import iso_utc
+from chatproject.isotime import iso_utc_stored
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -35,9 +34,6 @@ _MESSAGE_ROWS = (
 
 def _frame(row) -> dict[str, Any]:
     message_id, thread, sender, name, role, text, created_at, client_id, note = row
-    # Stored in UTC (USE_TZ); SQLite hands a raw query naive datetimes.
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=UTC)
     return message_frame_of(
         message_id=message_id,
         thread=thread,
@@ -45,7 +41,7 @@ def _frame(row) -> dict[str, Any]:
         sender_name=name,
         sender_role=role,
         text=text,
-        sent_at=iso_utc(created_at),
+        sent_at=iso_utc_stored(created_at),
         client_id=client_id,
         note=bool(note),
     )

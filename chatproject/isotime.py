@@ -10,3 +10,13 @@ def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_utc_stored(value: datetime | str) -> str:
+    """Format an instant as a raw query returns it: stored in UTC (USE_TZ),
+    so naive from Django's SQLite cursor and text from a bare sqlite3 one."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return iso_utc(value)

@@ -53,24 +53,21 @@ async def test_a_claim_over_http_reaches_every_admin_socket(
     await ana.send_json({"type": "send", "text": "¿Dónde está mi pedido, José?"})
     await asyncio.gather(ana.read(1), sofia.read(1), luis.read(1))
 
-    claim = await afetch(
-        "PATCH",
-        daphne_server.http_url + "/api/conversations/ana",
-        token=people["luis"],
-        body={"assignee": "luis", "if_assignee": None},
-        csrf_from=daphne_server.http_url,
-    )
-    told = await asyncio.gather(sofia.conversation(), luis.conversation())
-    late = await afetch(
-        "PATCH",
-        daphne_server.http_url + "/api/conversations/ana",
-        token=people["sofia"],
-        body={"assignee": "sofia", "if_assignee": None},
-        csrf_from=daphne_server.http_url,
-    )
+    async def claim(admin: str):
+        return await afetch(
+            "PATCH",
+            daphne_server.http_url + "/api/conversations/ana",
+            token=people[admin],
+            body={"assignee": admin, "if_assignee": None},
+            csrf_from=daphne_server.http_url,
+        )
 
-    assert claim.status == 200, claim.body
-    assert claim.body["assignee"] == "luis" and claim.body["needs_reply"] is True
+    claimed = await claim("luis")
+    told = await asyncio.gather(sofia.conversation(), luis.conversation())
+    late = await claim("sofia")
+
+    assert claimed.status == 200, claimed.body
+    assert claimed.body["assignee"] == "luis" and claimed.body["needs_reply"] is True
     assert told[0] == told[1]
     assert (told[0]["assignee"], told[0]["assignee_name"]) == ("luis", "Luis")
     assert "unread" not in told[0]
