@@ -13,7 +13,7 @@ from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from chat import frames, limits, metrics, selectors, services
+from chat import frames, limits, livesignals, metrics, selectors, services
 from chat.dbthread import db_call, db_read
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
@@ -200,12 +200,25 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         up_to = frames.require_id(frame, "up_to")
         if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
             return  # PROTOCOL.md 3.2: dropped without a word
-        await db_call(
+        seen = await db_call(
             services.thread_mark_read,
             reader=self.user,
             thread=frame.get("thread"),
             up_to=up_to,
         )
+        if seen is not None:
+            await livesignals.seen_publish(seen)
+
+    async def on_typing(self, frame):
+        """``typing``: "I am typing now", passed on, not stored (PROTOCOL.md 5.1)."""
+        typing = livesignals.typing_frame(self.user, frame)
+        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
+            return  # dropped without a word, as read frames are
+        await livesignals.typing_publish(self.user, typing)
+
+    async def on_ping(self, frame):
+        """``ping``: answered ``pong``, for clients that check the link is alive."""
+        await self.send_frame({"type": "pong"})
 
     async def warn_expiry(self):
         """The token expires within a minute: ``session.expiring``."""
@@ -227,6 +240,16 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             texts = frames.joined_texts(event)
         for text in texts:
             await self.base_send({"type": "websocket.send", "text": text})
+
+    async def typing_signal(self, event):
+        """Someone is typing; never echoed to the typist's own sockets."""
+        if self.closing_code is None and event["from"] != self.user.username:
+            await self.base_send({"type": "websocket.send", "text": event["text"]})
+
+    async def seen_signal(self, event):
+        """A read mark moved forward."""
+        if self.closing_code is None:
+            await self.base_send({"type": "websocket.send", "text": event["text"]})
 
     async def conversation_update(self, event):
         """A conversation's status or assignee changed (admin sockets only)."""

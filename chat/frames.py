@@ -12,7 +12,7 @@ from chatproject.isotime import iso_utc
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CLIENT_ID_CHARS = 64
 MAX_RESUME_MESSAGES = 1000
-CLIENT_FRAME_TYPES = ("send", "resume", "read")
+CLIENT_FRAME_TYPES = ("send", "resume", "read", "typing", "ping")
 # Message ids are signed 64-bit integers in both databases.
 MAX_ID = 2**63 - 1
 
@@ -213,7 +213,10 @@ def decode(text: str) -> dict[str, Any]:
 def require_known_type(frame: dict[str, Any]) -> str:
     """The frame's ``type`` when it is one clients may send; raise BadFrame."""
     if frame.get("type") not in CLIENT_FRAME_TYPES:
-        raise BadFrame(_("Unknown frame type; expected send, resume or read."))
+        raise BadFrame(
+            _("Unknown frame type; expected one of: %(types)s.")
+            % {"types": ", ".join(CLIENT_FRAME_TYPES)}
+        )
     return frame["type"]
 
 

@@ -11,10 +11,11 @@ import time
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.db.models import Max
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import Role, User
 from chat import metrics, store
 from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode
 from chat.groups import ADMINS_GROUP, user_group
@@ -213,8 +214,10 @@ async def amessage_post(
     return await message_writer.store(draft)
 
 
-def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> None:
-    """Record that ``reader`` has read ``thread`` up to message ``up_to``.
+def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> dict[str, Any] | None:
+    """Record that ``reader`` has read ``thread`` up to message ``up_to``; the
+    ``seen`` frame to announce when that moved the mark forward (PROTOCOL.md
+    5.3: the customer's own mark, or the highest of the team's), else None.
 
     Users may mark only their own thread; the mark never moves backwards.
     """
@@ -227,6 +230,13 @@ def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> None:
         raise ChatError(
             "unknown_user", _("There is no user named %(name)s.") % {"name": thread}
         )
+    marks = ReadState.objects.filter(thread_id=owner_id)
+    marks = (
+        marks.filter(reader__role=Role.ADMIN)
+        if reader.is_support_admin
+        else marks.filter(reader=reader)
+    )
+    before = marks.aggregate(mark=Max("last_read_id"))["mark"] or 0
     updated = ReadState.objects.filter(reader=reader, thread_id=owner_id).update(
         last_read_id=Greatest("last_read_id", up_to)
     )
@@ -234,3 +244,7 @@ def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> None:
         ReadState.objects.get_or_create(
             reader=reader, thread_id=owner_id, defaults={"last_read_id": up_to}
         )
+    if up_to <= before:
+        return None
+    by = "team" if reader.is_support_admin else "user"
+    return {"type": "seen", "thread": thread, "by": by, "up_to": up_to}
