@@ -7,10 +7,11 @@ cost the same with a hundred messages or a million.
 from typing import Any
 
 from django.db import connection
+from django.db.models import Max
 
-from accounts.models import User
+from accounts.models import Role, User
 from chat.frames import MAX_RESUME_MESSAGES, message_frame_of
-from chat.models import CannedReply, Message
+from chat.models import CannedReply, Message, ReadState
 from chatproject.isotime import iso_utc_stored
 
 DEFAULT_PAGE_SIZE = 50
@@ -135,6 +136,17 @@ def messages_visible_after(
         limit=limit,
         notes=admin,
     )
+
+
+def read_mark(thread_id: int, *, customer: bool) -> int | None:
+    """How far the thread's customer (``customer``) or the team (the highest
+    of its admins' marks) has read the thread, or None."""
+    marks = ReadState.objects.filter(thread_id=thread_id)
+    if customer:
+        marks = marks.filter(reader_id=thread_id)
+    else:
+        marks = marks.filter(reader__role=Role.ADMIN)
+    return marks.aggregate(mark=Max("last_read_id"))["mark"]
 
 
 def canned_reply_list() -> list[dict[str, str]]:

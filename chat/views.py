@@ -69,7 +69,13 @@ def _history_page(request, thread_id: int) -> JsonResponse:
     messages, has_more = selectors.thread_history(
         viewer=request.user, thread_id=thread_id, **page
     )
-    return JsonResponse({"messages": messages, "has_more": has_more})
+    body = {"messages": messages, "has_more": has_more}
+    # PROTOCOL.md 2: the other side's read mark, for "Seen" from the first load.
+    if request.user.is_support_admin:
+        body["user_seen_up_to"] = selectors.read_mark(thread_id, customer=True)
+    else:
+        body["seen_up_to"] = selectors.read_mark(thread_id, customer=False)
+    return JsonResponse(body)
 
 
 @login_required_page

@@ -76,9 +76,18 @@ def test_pages_are_the_message_frames_of_the_stored_messages(
         f"/api/messages/mine?after={orm_frames[0]['id']}&limit=10", **_cookie(user)
     ).json()
 
-    assert mine == {"messages": orm_frames[-3:], "has_more": True}
-    assert older == {"messages": orm_frames[-6:-3], "has_more": True}
-    assert forward == {"messages": orm_frames[1:], "has_more": False}
+    # Nobody has read anything yet: no read mark on either side.
+    assert mine == {"messages": orm_frames[-3:], "has_more": True, "seen_up_to": None}
+    assert older == {
+        "messages": orm_frames[-6:-3],
+        "has_more": True,
+        "user_seen_up_to": None,
+    }
+    assert forward == {
+        "messages": orm_frames[1:],
+        "has_more": False,
+        "seen_up_to": None,
+    }
     assert orm_frames[3]["sent_at"] == "2026-11-28T21:57:03.371Z"
 
 
@@ -86,11 +95,12 @@ def test_pages_are_the_message_frames_of_the_stored_messages(
 def test_each_history_request_costs_the_same_few_queries(
     client, user, admin_user, thread_of_ana, query
 ):
-    # mine: the token (one query, accounts.tokens.verify) and the page;
-    # an admin's view of a thread: the token, the thread's user, the page.
+    # mine: the token (one query, accounts.tokens.verify), the page and the
+    # team's read mark; an admin's view of a thread: the token, the thread's
+    # user, the page and the customer's read mark.
     for path, caller, expected in [
-        (f"/api/messages/mine?{query}", user, 2),
-        (f"/api/messages?with=ana&{query}", admin_user, 3),
+        (f"/api/messages/mine?{query}", user, 3),
+        (f"/api/messages?with=ana&{query}", admin_user, 4),
     ]:
         with db_thread_queries() as queries:
             assert client.get(path, **_cookie(caller)).status_code == 200

@@ -159,3 +159,26 @@ async def test_a_ping_is_answered_pong(user):
         assert await ana.receive_json_from(timeout=2) == {"type": "pong"}
     finally:
         await _close(ana)
+
+
+def test_history_pages_carry_the_other_side_s_read_mark(
+    user, admin_user, other_admin, client_for
+):
+    asked = [message_store(sender=user, text=f"m{n}") for n in range(3)]
+    answer = message_store(sender=admin_user, text="r", to="ana")
+    mine, team = client_for(user), client_for(admin_user)
+    assert mine.get("/api/messages/mine").json()["seen_up_to"] is None
+    assert team.get("/api/messages?with=ana").json()["user_seen_up_to"] is None
+
+    ReadState.objects.create(
+        reader=admin_user, thread=user, last_read_id=asked[0]["id"]
+    )
+    ReadState.objects.create(
+        reader=other_admin, thread=user, last_read_id=asked[2]["id"]
+    )
+    ReadState.objects.create(reader=user, thread=user, last_read_id=answer["id"])
+
+    page = mine.get("/api/messages/mine").json()
+    assert page["seen_up_to"] == asked[2]["id"] and "user_seen_up_to" not in page
+    page = team.get("/api/messages?with=ana").json()
+    assert page["user_seen_up_to"] == answer["id"] and "seen_up_to" not in page
