@@ -12,8 +12,8 @@ const COUNT_FROM_SHARE = 0.9;
 
 export class Composer {
   // form: the composer; options: send(text, {note}) -> false when it could
-  // not go; announce(text); nameOf() -> the open conversation's display
-  // name (the team's composer only).
+  // not go; typed() on each key that changes a non-empty text; announce(text);
+  // nameOf() -> the open conversation's display name (the team's composer only).
   constructor(form, options) {
     this.form = form;
     this.options = options;
@@ -37,7 +37,10 @@ export class Composer {
       event.preventDefault();
       this.submit();
     });
-    this.text.addEventListener("input", () => this.updateCount());
+    this.text.addEventListener("input", () => {
+      this.updateCount();
+      if (this.text.value) this.options.typed();
+    });
     this.text.addEventListener("keydown", (event) => {
       if (this.picker?.handleKey(event)) return;
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey) return;

@@ -2,34 +2,30 @@
 // jitter, resumes from the last message seen, refreshes the session before
 // the token expires and moves to a new socket without a gap, re-sends the
 // messages whose fate a drop left unknown, and gives up only when the server
-// says the person is signed out (docs/api.md, section 3).
+// says the person is signed out (docs/api.md, section 3). A socket that stops
+// answering pings, or the browser going offline, counts as a drop at once
+// (liveness.js), rather than whenever TCP gives up.
 
 import { refreshSession } from "./api.js";
+import { backoffDelay, browserOffline, openSocket } from "./liveness.js";
+
+export { backoffDelay };
 
 // Close codes after which the same cookie will never work again.
 export const SIGNED_OUT_CODES = new Set([4001, 4002, 4003, 4005]);
 export const CLOSE_SESSION_EXPIRED = 4004;
 // The server allows 2 resumes a second per person (bursts of 5).
 const RESUME_RETRY_MS = 700;
-
-const BACKOFF_BASE_MS = 500;
-const BACKOFF_MAX_MS = 30000;
 // session.expiring comes at once on a socket opened less than 60 s before
 // its token expires: never refresh more often than this.
 const MIN_REFRESH_INTERVAL_MS = 10000;
 const REFRESH_RETRY_MS = 3000;
 
-// Half fixed, half random ("equal jitter"): grows 0.5 s, 1 s, 2 s... up to
-// 30 s, and clients dropped together do not come back together.
-export function backoffDelay(attempt) {
-  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return cap / 2 + Math.random() * (cap / 2);
-}
-
 export class Connection {
   // hooks: lastId() -> highest message id seen; frame(f, {replayed}) for
-  // message, conversation and error frames; state(name); ready() once a
-  // socket has caught up; signedOut(code).
+  // message, conversation and error frames; signal(f) for typing, seen and
+  // presence frames; state(name): connecting, connected, reconnecting,
+  // offline or signed-out; ready() once a socket has caught up; signedOut(code).
   constructor(url, hooks) {
     this.url = url;
     this.hooks = hooks;
@@ -42,13 +38,16 @@ export class Connection {
     this.lastRefreshAt = 0;
     this.expiresAt = 0;
     this.stopped = false;
+    this.started = false;
     this.state = "connecting";
     // client_id -> {frame, sentOn}: sends not yet acknowledged by their echo.
     this.outbox = new Map();
-    globalThis.addEventListener("online", () => this.#reconnectNow());
+    globalThis.addEventListener("online", () => this.#online());
+    globalThis.addEventListener("offline", () => this.#offline());
   }
 
   start() {
+    this.started = true;
     this.current = this.#open();
   }
 
@@ -77,22 +76,44 @@ export class Connection {
   }
 
   #setState(state) {
+    // Without a network, waiting for one is all a reconnection can do.
+    if (state !== "connected" && state !== "signed-out" && browserOffline()) state = "offline";
     if (this.state === state || this.state === "signed-out") return;
     this.state = state;
     this.hooks.state(state);
   }
 
   #open() {
-    const handle = {
-      ws: new WebSocket(this.url),
-      live: false, // hello received and caught up: sends may go out
-      closingCode: null,
-      dead: false,
-      retired: false,
-    };
-    handle.ws.addEventListener("message", (event) => this.#onMessage(handle, event));
-    handle.ws.addEventListener("close", (event) => this.#onClose(handle, event));
-    return handle;
+    return openSocket(this.url, {
+      message: (handle, event) => this.#onMessage(handle, event),
+      closed: (handle, event) => this.#onClose(handle, event),
+      dead: (handle) => this.#abandon(handle),
+    });
+  }
+
+  // A socket that stopped answering: handled as closed now, and closed. Its
+  // close event, which may come minutes later, changes nothing then.
+  #abandon(handle) {
+    if (handle.dead || handle.retired || handle.abandoned) return;
+    handle.heartbeat.stop();
+    handle.abandoned = true;
+    this.#onClose(handle, { code: 1006 });
+    handle.ws.close(1000);
+  }
+
+  #offline() {
+    for (const handle of [this.next, this.current]) if (handle) this.#abandon(handle);
+    this.#setState("offline");
+  }
+
+  // Back online: straight away, whatever the back-off had in mind; a socket
+  // that seems open is asked whether it still works.
+  #online() {
+    if (this.stopped || !this.started) return;
+    this.attempt = 0;
+    if (!this.current?.live) this.#setState("reconnecting");
+    if (this.current) this.current.heartbeat.probe();
+    else this.#reconnectNow();
   }
 
   #onMessage(handle, event) {
@@ -139,6 +160,11 @@ export class Connection {
         // A thread's desk state changed (admins): not replayed on resume,
         // so ready() is where a page catches up on what it missed.
         this.hooks.frame(frame, { replayed: false });
+        break;
+      case "typing":
+      case "seen":
+      case "presence":
+        this.hooks.signal(frame);
         break;
       default:
         break;

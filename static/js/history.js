@@ -11,7 +11,8 @@ const MAX_PAGE = 200;
 
 export class History {
   // parts: isAdmin; list (MessageList); olderButton; receive(message)
-  // for each message of a page; patiently(load) retries a load.
+  // for each message of a page; marks(thread, page) for the other side's
+  // read mark each page carries; patiently(load) retries a load.
   constructor(parts) {
     Object.assign(this, parts);
   }
@@ -26,8 +27,10 @@ export class History {
     return (this.isAdmin ? "/api/messages" : "/api/messages/mine") + (query ? `?${query}` : "");
   }
 
-  #page(thread, where) {
-    return this.patiently(() => getJson(this.url(thread.user, where)));
+  async #page(thread, where) {
+    const page = await this.patiently(() => getJson(this.url(thread.user, where)));
+    this.marks(thread, page);
+    return page;
   }
 
   // The newest page, once per thread (a second call shares the first).

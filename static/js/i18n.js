@@ -58,6 +58,8 @@ export function connectionText(state) {
       return gettext("Connected");
     case "reconnecting":
       return gettext("Reconnecting…");
+    case "offline":
+      return pgettext("connection state", "Offline");
     case "signed-out":
       return gettext("Signed out");
     default:

@@ -2,14 +2,16 @@
 // inbox. History comes over HTTP, then the socket resumes from the newest
 // message seen, so nothing is missed and, keyed by id, nothing shows twice.
 // For the team also: the inbox's views and search, each conversation's desk
-// bar (status, owner), internal notes and canned replies.
+// bar (status, owner), internal notes and canned replies. Both sides: the
+// live signals (signals.js): presence, typing, "Seen" and alerts.
 
 import { ApiError, getJson } from "./api.js";
 import { Composer } from "./composer.js";
 import { Connection, backoffDelay } from "./connection.js";
 import { History } from "./history.js";
-import { connectionText, errorText, gettext, interpolate } from "./i18n.js";
+import { errorText, gettext, interpolate } from "./i18n.js";
 import { setText } from "./render.js";
+import { liveSignals } from "./signals.js";
 import { teamDesk } from "./team.js";
 import { MessageList, Thread } from "./thread.js";
 
@@ -18,7 +20,6 @@ const me = { user: root.dataset.user };
 const isAdmin = root.dataset.role === "admin";
 const $ = (id) => document.getElementById(id);
 const ui = {
-  statuses: root.querySelectorAll(".connection"),
   title: $("thread-title"),
   subtitle: $("thread-subtitle"),
   scroller: $("scroller"),
@@ -59,6 +60,8 @@ const history = new History({
   list,
   olderButton: ui.older,
   receive: (message) => receive(message, false),
+  marks: (thread, page) =>
+    signals.mark(thread.user, isAdmin ? page.user_seen_up_to : page.seen_up_to),
   patiently,
 });
 
@@ -66,8 +69,10 @@ const composer = new Composer(ui.composer, {
   send: (text, { note }) => {
     if (!openUser) return false;
     post(threadFor(openUser), text, note);
+    signals.sent();
     return true;
   },
+  typed: () => signals.typed(composer.note),
   announce,
   nameOf: () => inbox?.name(openUser) ?? "",
 });
@@ -82,11 +87,22 @@ const team = isAdmin
       reading,
       markRead: (user) => markRead(user),
       changed: (conv) => conversationChanged(conv),
+      fetched: (row) => signals.mark(row.user, row.user_seen_up_to),
       remember,
       failed: quietly,
     })
   : null;
 const inbox = team?.inbox;
+
+const signals = liveSignals({
+  isAdmin,
+  me: me.user,
+  send: (frame) => connection.send(frame),
+  open: (user) => open(user),
+  list,
+  inbox,
+  patiently,
+});
 
 const connection = new Connection(socketUrl(), {
   lastId: () => lastSeenId,
@@ -96,9 +112,14 @@ const connection = new Connection(socketUrl(), {
       if (isAdmin && frame.conversation) inbox.applyFrame(frame.conversation);
     } else refused(frame);
   },
+  signal: (frame) => signals.signal(frame),
   state: showState,
   ready: () => {
-    if (!isAdmin) return;
+    signals.ready({ view: team?.tabs.view, moreInView: Boolean(team?.tabs.next) });
+    if (!isAdmin) {
+      markOwnRead();
+      return;
+    }
     if (openUser) markRead(openUser, true);
     // Conversation frames are not replayed: after a drop, ask again.
     if (caughtUpOnce) {
@@ -120,10 +141,7 @@ function socketUrl() {
 }
 
 function showState(state) {
-  for (const status of ui.statuses) {
-    status.dataset.state = state;
-    status.textContent = connectionText(state);
-  }
+  signals.state(state);
 }
 
 function announce(text) {
@@ -168,6 +186,7 @@ function receive(message, live) {
   if (thread && message.client_id && thread.pending.delete(message.client_id)) {
     if (list.isShowing(thread)) list.removePending(message.client_id);
   }
+  signals.message(message, { live: live && isNew });
   if (!isNew) return;
   if (thread && list.isShowing(thread)) list.insert(message);
   if (live && message.from !== me.user) {
@@ -183,6 +202,7 @@ function receive(message, live) {
     announce(interpolate(format, { name: message.name, text: message.text.slice(0, 200) }));
   }
   if (isAdmin && reading(message.thread)) markRead(message.thread);
+  else if (!isAdmin && live) markOwnRead();
 }
 
 function refused(frame) {
@@ -236,6 +256,18 @@ function edit(clientId) {
   composer.fill(taken.pending.text);
 }
 
+// The customer's own read mark, which the team sees as "Seen": moved when a
+// reply is newer than the mark sent and the page is in sight.
+function markOwnRead() {
+  const thread = threads.get(me.user);
+  if (!thread || document.hidden) return;
+  const sent = readSent.get(me.user) ?? 0;
+  const reply = thread.ids.findLast((id) => id > sent && thread.byId.get(id).from !== me.user);
+  if (!reply) return;
+  const upTo = thread.lastId;
+  if (connection.send({ type: "read", thread: me.user, up_to: upTo })) readSent.set(me.user, upTo);
+}
+
 function markRead(user, again = false) {
   const thread = threads.get(user);
   const upTo = Math.max(thread?.lastId ?? 0, inbox.conversations.get(user)?.last.id ?? 0);
@@ -264,6 +296,7 @@ async function patiently(load) {
 // The inbox -------------------------------------------------------------------
 
 function conversationChanged(conv) {
+  signals.changed(conv);
   if (conv.user !== openUser) return;
   if (ui.title.textContent !== conv.name) setText(ui.title, conv.name);
   team.desk.render();
@@ -274,6 +307,7 @@ async function open(user, { focus = true, at = null } = {}) {
   openUser = user;
   remember("with", user);
   team.select(user);
+  signals.show(user);
   root.dataset.view = "thread";
   ui.placeholder.hidden = true;
   ui.scroller.hidden = false;
@@ -309,6 +343,7 @@ function closeThread() {
   ui.subtitle.hidden = true;
   list.clear();
   team.select(null);
+  signals.show(null);
   team.focusRow(previous);
 }
 
@@ -324,6 +359,7 @@ ui.scroller.addEventListener("scroll", () => {
 
 document.addEventListener("visibilitychange", () => {
   if (isAdmin && openUser && !document.hidden) markRead(openUser);
+  else if (!isAdmin) markOwnRead();
 });
 
 document.querySelector("form[action='/logout']")?.addEventListener("submit", () => {
@@ -349,6 +385,7 @@ async function start() {
   } else {
     const thread = threadFor(me.user);
     list.show(thread);
+    signals.show(me.user);
     await history.latest(thread);
   }
   showState("connecting");

@@ -12,7 +12,8 @@ const $ = (id) => document.getElementById(id);
 
 // hooks: me; open(user, {at}); announce(text); patiently(load);
 // signOut(code); reading(user); markRead(user); changed(conv) after any
-// change to a conversation; remember(key, value) keeps it in the address;
+// change to a conversation; fetched(row) for each conversation fetched
+// alone; remember(key, value) keeps it in the address;
 // failed(error) for errors nobody waits for.
 export function teamDesk(hooks) {
   const { me, patiently } = hooks;
@@ -74,6 +75,7 @@ export function teamDesk(hooks) {
     const request = patiently(() => getJson(`/api/conversations/${encodeURIComponent(user)}`))
       .then((row) => {
         inbox.merge(row, stamp);
+        hooks.fetched(row);
         if (hooks.reading(user)) hooks.markRead(user);
       })
       .catch((error) => {

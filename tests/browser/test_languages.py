@@ -7,6 +7,8 @@ from tests.browser.chat_page import connection, expect_connected
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+SPANISH_NOBODY_THERE = "Estamos desconectados — deja un mensaje y te responderemos aquí"
+
 
 def language_cookie(context) -> str | None:
     return next(
@@ -35,8 +37,9 @@ def test_a_spanish_browser_gets_spanish_and_an_english_one_english(user, open_co
     chat = open_context(locale="es-ES", user=user).new_page()
     chat.goto("/support")
     expect_connected(chat)
-    # Strings from the page's scripts come from the JavaScript catalog.
-    expect(connection(chat)).to_have_text("Conectado")
+    # Strings from the page's scripts come from the JavaScript catalog. Once
+    # connected, a customer's header tells the team's presence (nobody here).
+    expect(connection(chat)).to_have_text(SPANISH_NOBODY_THERE)
     expect(chat.locator("#composer-text")).to_have_attribute(
         "placeholder", "Escribe un mensaje…"
     )
@@ -50,14 +53,16 @@ def test_the_switcher_changes_the_language_and_remembers_it(user, open_context):
     page = context.new_page()
     page.goto("/support")
     expect_connected(page)
-    expect(connection(page)).to_have_text("Connected")
+    expect(connection(page)).to_have_text(
+        "We're offline — leave a message and we'll answer here"
+    )
 
     page.get_by_role("button", name="Español").click()
 
     expect(page.locator("html")).to_have_attribute("lang", "es")
     assert page.url.endswith("/support")
     expect_connected(page)
-    expect(connection(page)).to_have_text("Conectado")
+    expect(connection(page)).to_have_text(SPANISH_NOBODY_THERE)
     expect(page.get_by_role("button", name="Enviar")).to_be_visible()
     assert language_cookie(context) == "es"
     page.reload()
