@@ -87,9 +87,16 @@ export class TypingIndicator {
   // Rows are redrawn as messages come: put the mark back on a new one.
   markRows(thread) {
     const customer = this.threads.get(thread)?.has(thread);
+    const text = gettext("typing…");
     for (const row of this.rows(thread)) {
-      if (customer) row.dataset.typing = gettext("typing…");
-      else delete row.dataset.typing;
+      if (customer) {
+        row.dataset.typing = text;
+        // Shown by the stylesheet in place of the last message's preview.
+        row.style.setProperty("--typing-text", JSON.stringify(text));
+      } else {
+        delete row.dataset.typing;
+        row.style.removeProperty("--typing-text");
+      }
     }
   }
 

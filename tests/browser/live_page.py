@@ -93,8 +93,8 @@ def team_member(page: Page, username: str) -> Locator:
 
 
 def availability(page: Page) -> Locator:
-    """The admin's own Available / Away control."""
-    return page.get_by_label("Your status")
+    """The admin's own Available / Away control (labelled "Your status")."""
+    return page.locator("#availability")
 
 
 def frames_of(page: Page, kind: str, direction: str = "__frames") -> list[dict]:

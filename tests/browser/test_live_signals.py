@@ -67,7 +67,7 @@ def test_the_customer_header_follows_the_team_online_away_and_gone(
     expect(header).to_have_attribute("data-team", "online")
     expect(header).to_have_text(ONLINE)
     expect(header).to_have_attribute("data-state", "connected")
-    expect(availability(admin)).to_have_value("online")
+    expect(admin.get_by_label("Your status")).to_have_value("online")
 
     availability(admin).select_option("away")
     expect(header).to_have_attribute("data-team", "away")
