@@ -17,6 +17,13 @@ class Role(models.TextChoices):
     USER = "user", _("User")
 
 
+class Availability(models.TextChoices):
+    """What an admin says of themselves while connected (PROTOCOL.md 5.2)."""
+
+    ONLINE = "online", _("Available")
+    AWAY = "away", _("Away")
+
+
 def username_key_for(username: str) -> str:
     """The form of ``username`` that must be unique: NFKC, then case-folded.
 
@@ -64,6 +71,15 @@ class User(AbstractUser):
         _("role"), max_length=10, choices=Role.choices, default=Role.USER
     )
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    # Kept across reconnects and processes; read with the user at every
+    # handshake, so presence costs no query of its own.
+    availability = models.CharField(
+        _("availability"),
+        max_length=10,
+        choices=Availability.choices,
+        default=Availability.ONLINE,
+        db_default=Availability.ONLINE,
+    )
     tokens_valid_after = models.DateTimeField(
         _("tokens valid after"),
         null=True,

@@ -13,10 +13,12 @@ from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from accounts.models import Availability
 from chat import frames, limits, livesignals, metrics, selectors, services
 from chat.dbthread import db_call, db_read
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
+    CLOSE_IDLE,
     CLOSE_SERVICE_UNAVAILABLE,
     CLOSE_SESSION_EXPIRED,
     CLOSE_SESSION_REVOKED,
@@ -26,13 +28,16 @@ from chat.frames import (
 )
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import HubMember
+from chat.idle import idle_sweep
 from chat.language import scope_language
+from chat.presence import presence
 from chat.sessions import (
     SessionClock,
     catch_up,
     revocation_applies,
     still_valid_after_joining,
 )
+from chat.socket_counts import socket_counts
 from chatproject.isotime import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -58,6 +63,8 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
     counted_open = False
     holds_slot = False
     coalesce = False
+    told_presence = False
+    heard_round = 0
 
     async def connect(self):
         """Accept, take a slot, join the groups, then ``hello`` (PROTOCOL.md 3.1)."""
@@ -69,7 +76,7 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         translation.activate(scope_language(self.scope))
         self.coalesce = wants_coalescing(self.scope)
         await self.accept()
-        if not await limits.limits.take_socket(self.user.pk):
+        if not await socket_counts.take(self.user.pk):
             await self.close_with(CLOSE_TOO_MANY_CONNECTIONS)
             return
         self.holds_slot = True
@@ -99,6 +106,15 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         if self.coalesce:
             hello["coalesce"] = True
         await self.send_frame(hello)
+        self.heard_round = idle_sweep.round
+        idle_sweep.watch()
+        try:
+            await presence.socket_opened(self)
+            self.told_presence = True
+        except Exception:
+            # A hint, not the chat: the socket works without it, and the
+            # next change or sweep reaches it.
+            logger.exception("no presence for %s", self.user.username)
         self.clock = SessionClock(
             self.token.expires_at.timestamp(), self.warn_expiry, self.expire
         )
@@ -117,13 +133,22 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             self.counted_open = False
             metrics.OPEN_SOCKETS.dec()
         await super().release()
-        catch_up.stop_when_idle()
         if self.holds_slot:
             self.holds_slot = False
-            await limits.limits.give_socket(self.user.pk)
+            await socket_counts.give(self.user.pk)
+        if self.told_presence:
+            # After the count was given back: presence reads it.
+            self.told_presence = False
+            try:
+                await presence.socket_closed(self)
+            except Exception:
+                logger.exception("presence not updated for %s", self.user.username)
+        catch_up.stop_when_idle()
+        idle_sweep.stop_when_idle()
 
     async def receive(self, text_data=None, bytes_data=None):
         """A client frame: to ``on_<type>``; every refusal is an ``error`` frame."""
+        self.heard_round = idle_sweep.round
         if text_data is None:
             if len(bytes_data or b"") > frames.MAX_FRAME_BYTES:
                 await self.close_with(CLOSE_FRAME_TOO_LARGE)
@@ -216,6 +241,19 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
             return  # dropped without a word, as read frames are
         await livesignals.typing_publish(self.user, typing)
 
+    async def on_availability(self, frame):
+        """``availability``: an admin is available or away (PROTOCOL.md 5.2)."""
+        status = frame.get("status")
+        if status not in (Availability.ONLINE, Availability.AWAY):
+            raise BadFrame(_('\'status\' must be "online" or "away".'))
+        if not self.user.is_support_admin:
+            raise ChatError(
+                "forbidden", _("Only the support team has an availability.")
+            )
+        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
+            return  # dropped without a word, as read and typing frames are
+        await presence.availability_set(self.user, status)
+
     async def on_ping(self, frame):
         """``ping``: answered ``pong``, for clients that check the link is alive."""
         await self.send_frame({"type": "pong"})
@@ -255,6 +293,15 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
         """A conversation's status or assignee changed (admin sockets only)."""
         if self.closing_code is None:
             await self.base_send({"type": "websocket.send", "text": event["text"]})
+
+    async def presence_signal(self, text: str):
+        """The team's presence changed (chat.presence), encoded once for all."""
+        if self.closing_code is None:
+            await self.base_send({"type": "websocket.send", "text": text})
+
+    async def close_idle(self):
+        """Nothing came for SOCKET_IDLE_SECONDS (chat.idle): close 4010."""
+        await self.close_with(CLOSE_IDLE)
 
     async def session_revoke(self, event):
         """Sessions ended (chat.sessions): close if this socket's token is one."""

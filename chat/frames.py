@@ -12,7 +12,7 @@ from chatproject.isotime import iso_utc
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CLIENT_ID_CHARS = 64
 MAX_RESUME_MESSAGES = 1000
-CLIENT_FRAME_TYPES = ("send", "resume", "read", "typing", "ping")
+CLIENT_FRAME_TYPES = ("send", "resume", "read", "typing", "availability", "ping")
 # Message ids are signed 64-bit integers in both databases.
 MAX_ID = 2**63 - 1
 
@@ -23,6 +23,9 @@ CLOSE_SESSION_EXPIRED = 4004
 CLOSE_SESSION_REVOKED = 4005
 CLOSE_TOO_MANY_CONNECTIONS = 4008
 CLOSE_FRAME_TOO_LARGE = 4009
+# Not in PROTOCOL.md: nothing, not even a ping, came for SOCKET_IDLE_SECONDS
+# (chat.idle); the client reconnects as after any drop.
+CLOSE_IDLE = 4010
 CLOSE_NOT_FOUND = 4404
 # Not in PROTOCOL.md's first version: the database or channel layer is down
 # at the handshake; the client reconnects with back-off.
@@ -36,6 +39,7 @@ CLOSE_REASONS = {
     CLOSE_SESSION_REVOKED: "session revoked",
     CLOSE_TOO_MANY_CONNECTIONS: "too many connections",
     CLOSE_FRAME_TOO_LARGE: "frame too large",
+    CLOSE_IDLE: "idle",
     CLOSE_NOT_FOUND: "not found",
     CLOSE_SERVICE_UNAVAILABLE: "service unavailable",
 }

@@ -170,6 +170,9 @@ CHAT_BATCH_SPACING_MS = env_int("CHAT_BATCH_SPACING_MS", 5, minimum=0)
 # Per user, counted across every server process (chat.limits): a user's
 # sockets beyond this are closed 4008 at the handshake.
 MAX_SOCKETS_PER_USER = env_int("MAX_SOCKETS_PER_USER", 10, minimum=1)
+# A socket that sends nothing, not even a ping, for this long is closed 4010
+# (chat.idle); the page pings every 20 s.
+SOCKET_IDLE_SECONDS = env_int("SOCKET_IDLE_SECONDS", 300, minimum=1)
 # Sign-ups per client address per hour (the form tells whether a name is
 # taken, so unthrottled it lists the accounts).
 REGISTRATIONS_PER_HOUR = env_int("REGISTRATIONS_PER_HOUR", 20, minimum=1)

@@ -12,7 +12,7 @@ from asgiref.sync import async_to_sync
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from chat.dbthread import db_read
+from chat.dbthread import db_call, db_read
 
 
 def _on_db_thread(function, *args):
@@ -34,3 +34,25 @@ def db_thread_queries() -> Iterator[list[dict]]:
     finally:
         _on_db_thread(context.__exit__, None, None, None)
         captured.extend(context.captured_queries)
+
+
+class QueriesOnBothThreads:
+    """``async with QueriesOnBothThreads() as queries``: the queries run on
+    both chat database threads (reads and writes) inside the block, for
+    async tests; ``queries`` is filled in when the block ends."""
+
+    async def __aenter__(self) -> list[dict]:
+        self.captured: list[dict] = []
+        self.contexts = []
+        for thread in (db_read, db_call):
+            context = await thread(
+                lambda: CaptureQueriesContext(connections["default"])
+            )
+            await thread(context.__enter__)
+            self.contexts.append((thread, context))
+        return self.captured
+
+    async def __aexit__(self, *exc_info) -> None:
+        for thread, context in self.contexts:
+            await thread(context.__exit__, None, None, None)
+            self.captured.extend(context.captured_queries)

@@ -13,7 +13,7 @@ import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from chat import limits as limits_module
+from chat import socket_counts as limits_module
 from chat.frames import CLOSE_TOO_MANY_CONNECTIONS
 from chat.limits import RESUME, SEND, SIGNALS, LocalRates, limits
 from chat.models import Message, ReadState

@@ -18,6 +18,7 @@ from accounts.models import Role
 from chat import metrics, selectors
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
+from chat.presence import PRESENCE_GROUP, presence
 from tests.integration.test_hostile_input import exchange, random_frames
 from tests.integration.ws_helpers import open_chat
 
@@ -44,8 +45,10 @@ def open_sockets_gauge() -> float:
 
 
 def assert_registries_hold_exactly(open_users: list) -> None:
-    """The hub's groups are those of the open sockets; the layer holds no more."""
-    expected: dict[str, int] = {}
+    """The hub's groups are those of the open sockets (and presence's own, while
+    there is any); presence knows exactly these sockets; the layer holds no
+    more."""
+    expected: dict[str, int] = {PRESENCE_GROUP: 1} if open_users else {}
     for user in open_users:
         groups = [user_group(user.username)]
         if user.role == Role.ADMIN:
@@ -53,6 +56,12 @@ def assert_registries_hold_exactly(open_users: list) -> None:
         for group in groups:
             expected[group] = expected.get(group, 0) + 1
     assert {group: len(members) for group, members in hub.members.items()} == expected
+    told = [*presence.customer_sockets]
+    for sockets in presence.admin_sockets.values():
+        told.extend(sockets)
+    assert sorted(socket.user.pk for socket in told) == sorted(
+        user.pk for user in open_users
+    )
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):  # the hub never uses its groups
         assert sum(len(members) for members in layer.groups.values()) == 0

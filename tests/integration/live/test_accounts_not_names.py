@@ -55,13 +55,16 @@ async def status_of(server, path: str, token: str) -> int:
 
 
 async def closing_frame_within(chat, seconds: float) -> tuple[list, int | None]:
-    """Frames up to the close and its code; fails if the socket outlives ``seconds``."""
+    """Frames up to the close (presence frames aside) and its code; fails if the
+    socket outlives ``seconds``."""
     frames = []
 
     async def drain():
         while True:
             try:
-                frames.append(json.loads(await chat.ws.recv()))
+                frame = json.loads(await chat.ws.recv())
+                if frame["type"] != "presence":
+                    frames.append(frame)
             except ConnectionClosed as closed:
                 return closed.rcvd.code if closed.rcvd else None
 

@@ -20,14 +20,16 @@ class ChatSocket:
     """A chat connection speaking JSON frames; ``hello`` is its first frame.
 
     ``conversation`` frames (the desk's, on admin sockets) are set aside in
-    ``conversations``: the message tests count messages, and the desk's
-    tests read that list.
+    ``conversations``, and ``presence`` frames (on every socket, after hello
+    and on every change of the team) in ``presence``: the message tests
+    count messages, and the desk's and presence tests read those lists.
     """
 
     def __init__(self, ws: ClientConnection):
         self.ws = ws
         self.hello: dict[str, Any] | None = None
         self.conversations: list[dict[str, Any]] = []
+        self.presence: list[dict[str, Any]] = []
 
     async def send_json(self, frame: Any) -> None:
         await self.ws.send(json.dumps(frame))
@@ -39,9 +41,12 @@ class ChatSocket:
             raw = await asyncio.wait_for(self.ws.recv(), max(left, 0))
             assert isinstance(raw, str), f"expected a text frame, got {raw!r}"
             frame = json.loads(raw)
-            if frame.get("type") != "conversation":
+            if frame.get("type") == "conversation":
+                self.conversations.append(frame["conversation"])
+            elif frame.get("type") == "presence":
+                self.presence.append(frame)
+            else:
                 return frame
-            self.conversations.append(frame["conversation"])
 
     async def conversation(self, seconds: float = RECV_TIMEOUT_SECONDS) -> Any:
         """The next ``conversation`` frame's body; any other frame first fails."""
@@ -49,10 +54,28 @@ class ChatSocket:
         while not self.conversations:
             left = deadline - asyncio.get_running_loop().time()
             frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(left, 0)))
+            if frame.get("type") == "presence":
+                self.presence.append(frame)
+                continue
             if frame.get("type") != "conversation":
                 raise AssertionError(f"expected a conversation frame, got {frame!r}")
             self.conversations.append(frame["conversation"])
         return self.conversations.pop(0)
+
+    async def next_presence(self, seconds: float = RECV_TIMEOUT_SECONDS) -> Any:
+        """The oldest ``presence`` frame not yet taken; any other frame first fails
+        (conversation frames aside)."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.presence:
+            left = deadline - asyncio.get_running_loop().time()
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), max(left, 0)))
+            if frame.get("type") == "conversation":
+                self.conversations.append(frame["conversation"])
+            elif frame.get("type") == "presence":
+                self.presence.append(frame)
+            else:
+                raise AssertionError(f"expected a presence frame, got {frame!r}")
+        return self.presence.pop(0)
 
     async def read(self, count: int) -> list[Any]:
         """Exactly the next ``count`` frames."""
@@ -80,7 +103,8 @@ class ChatSocket:
 
 
 async def frames_until_close(ws: ClientConnection) -> tuple[list[Any], int | None]:
-    """Every frame the server sends until it closes, and the close code it sent."""
+    """Every frame the server sends until it closes, presence frames aside (they
+    may come at any time), and the close code it sent."""
     frames: list[Any] = []
 
     async def drain() -> int | None:
@@ -89,7 +113,9 @@ async def frames_until_close(ws: ClientConnection) -> tuple[list[Any], int | Non
                 raw = await ws.recv()
             except ConnectionClosed as closed:
                 return closed.rcvd.code if closed.rcvd else None
-            frames.append(json.loads(raw) if isinstance(raw, str) else raw)
+            frame = json.loads(raw) if isinstance(raw, str) else raw
+            if not (isinstance(frame, dict) and frame.get("type") == "presence"):
+                frames.append(frame)
 
     code = await asyncio.wait_for(drain(), RECV_TIMEOUT_SECONDS)
     return frames, code
