@@ -5,11 +5,14 @@
 // bar (status, owner), internal notes and canned replies. Both sides: the
 // live signals (signals.js): presence, typing, "Seen" and alerts.
 
-import { ApiError, getJson } from "./api.js";
+import { ApiError } from "./api.js";
 import { Composer } from "./composer.js";
 import { Connection, backoffDelay } from "./connection.js";
 import { History } from "./history.js";
-import { errorText, gettext, interpolate } from "./i18n.js";
+import { gettext } from "./i18n.js";
+import { Outgoing } from "./outgoing.js";
+import { announceIn, arrivalText, quietly, remember, socketUrl } from "./page.js";
+import { ReadMarks } from "./reads.js";
 import { setText } from "./render.js";
 import { liveSignals } from "./signals.js";
 import { teamDesk } from "./team.js";
@@ -43,7 +46,6 @@ let lastSeenId = 0;
 // follows is the expected result, not news for the login page.
 let signingOut = false;
 let caughtUpOnce = false;
-const readSent = new Map(); // thread -> highest id sent in a read frame
 
 const list = new MessageList($("messages"), ui.scroller, {
   me: me.user,
@@ -65,10 +67,12 @@ const history = new History({
   patiently,
 });
 
+const outgoing = new Outgoing({ isAdmin, list, connection: () => connection, announce });
+
 const composer = new Composer(ui.composer, {
   send: (text, { note }) => {
     if (!openUser) return false;
-    post(threadFor(openUser), text, note);
+    outgoing.post(threadFor(openUser), text, note);
     signals.sent();
     return true;
   },
@@ -85,7 +89,7 @@ const team = isAdmin
       patiently,
       signOut: (code) => connection.signOut(code),
       reading,
-      markRead: (user) => markRead(user),
+      markRead: (user) => reads.team(user),
       changed: (conv) => conversationChanged(conv),
       fetched: (row) => signals.mark(row.user, row.user_seen_up_to),
       remember,
@@ -93,6 +97,12 @@ const team = isAdmin
     })
   : null;
 const inbox = team?.inbox;
+const reads = new ReadMarks({
+  me: me.user,
+  threads,
+  inbox,
+  send: (frame) => connection.send(frame),
+});
 
 const signals = liveSignals({
   isAdmin,
@@ -104,23 +114,23 @@ const signals = liveSignals({
   patiently,
 });
 
-const connection = new Connection(socketUrl(), {
+const connection = new Connection(socketUrl(root.dataset.socketPath), {
   lastId: () => lastSeenId,
   frame: (frame, { replayed }) => {
     if (frame.type === "message") receive(frame, !replayed);
     else if (frame.type === "conversation") {
       if (isAdmin && frame.conversation) inbox.applyFrame(frame.conversation);
-    } else refused(frame);
+    } else outgoing.refused(frame, threads.values());
   },
   signal: (frame) => signals.signal(frame),
   state: showState,
   ready: () => {
     signals.ready({ view: team?.tabs.view, moreInView: Boolean(team?.tabs.next) });
     if (!isAdmin) {
-      markOwnRead();
+      reads.own();
       return;
     }
-    if (openUser) markRead(openUser, true);
+    if (openUser) reads.team(openUser, true);
     // Conversation frames are not replayed: after a drop, ask again.
     if (caughtUpOnce) {
       team.tabs.reload().catch(quietly);
@@ -134,35 +144,12 @@ const connection = new Connection(socketUrl(), {
   },
 });
 
-// coalesce=1: a busy inbox may get several messages in one frame.
-function socketUrl() {
-  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-  return `${scheme}//${window.location.host}${root.dataset.socketPath}?coalesce=1`;
-}
-
 function showState(state) {
   signals.state(state);
 }
 
 function announce(text) {
-  // Cleared first, so that the same words twice are still read out.
-  ui.announcer.textContent = "";
-  window.setTimeout(() => {
-    ui.announcer.textContent = text;
-  }, 50);
-}
-
-// Keep ``key`` in the address, so that a reload comes back to it.
-function remember(key, value) {
-  const url = new URL(window.location.href);
-  if (value === null) url.searchParams.delete(key);
-  else url.searchParams.set(key, value);
-  window.history.replaceState(null, "", url);
-}
-
-function quietly(error) {
-  // A signed-out answer is already on its way to the login page.
-  if (!(error instanceof ApiError && error.signedOut)) console.error(error);
+  announceIn(ui.announcer, text);
 }
 
 function threadFor(user) {
@@ -190,90 +177,24 @@ function receive(message, live) {
   if (!isNew) return;
   if (thread && list.isShowing(thread)) list.insert(message);
   if (live && message.from !== me.user) {
-    const where = isAdmin && message.thread !== openUser;
-    let format = where
-      ? gettext("New message from %(name)s in another conversation: %(text)s")
-      : gettext("New message from %(name)s: %(text)s");
-    if (message.note) {
-      format = where
-        ? gettext("New note from %(name)s in another conversation: %(text)s")
-        : gettext("New note from %(name)s: %(text)s");
-    }
-    announce(interpolate(format, { name: message.name, text: message.text.slice(0, 200) }));
+    announce(arrivalText(message, isAdmin && message.thread !== openUser));
   }
-  if (isAdmin && reading(message.thread)) markRead(message.thread);
-  else if (!isAdmin && live) markOwnRead();
-}
-
-function refused(frame) {
-  for (const thread of threads.values()) {
-    const pending = thread.pending.get(frame.client_id);
-    if (!pending) continue;
-    pending.failed = true;
-    pending.code = frame.code;
-    if (list.isShowing(thread)) list.updatePending(pending);
-    announce(errorText(frame.code));
-    return;
-  }
-}
-
-function newClientId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return "c-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function post(thread, text, note = false) {
-  const clientId = newClientId();
-  const pending = { clientId, text, note, failed: false, code: null };
-  thread.pending.set(clientId, pending);
-  if (list.isShowing(thread)) list.addPending(pending);
-  const frame = { type: "send", text, client_id: clientId };
-  if (isAdmin) frame.to = thread.user;
-  if (note) frame.note = true;
-  connection.post(frame);
-}
-
-function takePending(clientId) {
-  const thread = threads.get(openUser);
-  const pending = thread?.pending.get(clientId);
-  if (!pending) return null;
-  thread.pending.delete(clientId);
-  connection.forget(clientId);
-  list.removePending(clientId);
-  return { thread, pending };
+  if (isAdmin && reading(message.thread)) reads.team(message.thread);
+  else if (!isAdmin && live) reads.own();
 }
 
 function retry(clientId) {
-  const taken = takePending(clientId);
-  if (taken) post(taken.thread, taken.pending.text, taken.pending.note);
+  const thread = threads.get(openUser);
+  const taken = outgoing.take(thread, clientId);
+  if (taken) outgoing.post(thread, taken.text, taken.note);
   composer.focus();
 }
 
 function edit(clientId) {
-  const taken = takePending(clientId);
+  const taken = outgoing.take(threads.get(openUser), clientId);
   if (!taken) return;
-  if (isAdmin) composer.setNote(taken.pending.note);
-  composer.fill(taken.pending.text);
-}
-
-// The customer's own read mark, which the team sees as "Seen": moved when a
-// reply is newer than the mark sent and the page is in sight.
-function markOwnRead() {
-  const thread = threads.get(me.user);
-  if (!thread || document.hidden) return;
-  const sent = readSent.get(me.user) ?? 0;
-  const reply = thread.ids.findLast((id) => id > sent && thread.byId.get(id).from !== me.user);
-  if (!reply) return;
-  const upTo = thread.lastId;
-  if (connection.send({ type: "read", thread: me.user, up_to: upTo })) readSent.set(me.user, upTo);
-}
-
-function markRead(user, again = false) {
-  const thread = threads.get(user);
-  const upTo = Math.max(thread?.lastId ?? 0, inbox.conversations.get(user)?.last.id ?? 0);
-  inbox.clearUnread(user);
-  if (!upTo || (!again && (readSent.get(user) ?? 0) >= upTo)) return;
-  if (connection.send({ type: "read", thread: user, up_to: upTo })) readSent.set(user, upTo);
+  if (isAdmin) composer.setNote(taken.note);
+  composer.fill(taken.text);
 }
 
 // Retry an HTTP load with back-off until it works; a signed-out answer ends it.
@@ -328,7 +249,7 @@ async function open(user, { focus = true, at = null } = {}) {
   }
   if (openUser !== user) return;
   if (at) list.reveal(at);
-  markRead(user);
+  reads.team(user);
 }
 
 function closeThread() {
@@ -358,8 +279,8 @@ ui.scroller.addEventListener("scroll", () => {
 }, { passive: true });
 
 document.addEventListener("visibilitychange", () => {
-  if (isAdmin && openUser && !document.hidden) markRead(openUser);
-  else if (!isAdmin) markOwnRead();
+  if (isAdmin && openUser && !document.hidden) reads.team(openUser);
+  else if (!isAdmin) reads.own();
 });
 
 document.querySelector("form[action='/logout']")?.addEventListener("submit", () => {

@@ -24,7 +24,7 @@ from tests.browser.chat_page import (
 )
 from tests.conftest import cookie_with_token, token_for
 from tests.integration.live.conftest import CLOSE_TIMEOUT_SECONDS, OPEN_TIMEOUT_SECONDS
-from tests.integration.live.wire import ChatSocket
+from tests.integration.live.wire import RECV_TIMEOUT_SECONDS, ChatSocket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -172,6 +172,28 @@ def joined(frames: list[Frame]) -> list[Frame]:
     return [frame for frame in frames if frame["type"] == "messages"]
 
 
+class MessageSocket(ChatSocket):
+    """A ChatSocket that sets the live signals aside in ``signals``: the admin's
+    page reads the open conversation as the burst comes in, and each read tells
+    that person's sockets (``seen``, PROTOCOL.md 5.3); this test counts messages.
+    """
+
+    SIGNALS = frozenset({"seen", "typing"})
+
+    def __init__(self, ws):
+        super().__init__(ws)
+        self.signals: list[Frame] = []
+
+    async def recv_json(self, seconds: float = RECV_TIMEOUT_SECONDS) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            frame = await super().recv_json(max(deadline - loop.time(), 0))
+            if frame.get("type") not in self.SIGNALS:
+                return frame
+            self.signals.append(frame)
+
+
 async def open_chat(server, token: str, query: str = "") -> ChatSocket:
     ws = await connect(
         server.ws_url + query,
@@ -180,7 +202,7 @@ async def open_chat(server, token: str, query: str = "") -> ChatSocket:
         open_timeout=OPEN_TIMEOUT_SECONDS,
         close_timeout=CLOSE_TIMEOUT_SECONDS,
     )
-    chat = ChatSocket(ws)
+    chat = MessageSocket(ws)
     chat.hello = await chat.recv_json()
     assert chat.hello["type"] == "hello", chat.hello
     return chat
@@ -362,11 +384,16 @@ def test_an_inbox_fed_coalesced_frames_shows_each_message_once_in_id_order(
     expect_each_other_conversation_once(page, conversations, thread_of)
 
 
+# Frames beside the stream of messages: the desk's (the first replies of the
+# burst assign threads), the live signals (the team's presence after hello,
+# read marks) and the answers to the page's pings. Each socket gets them at
+# its own point among the messages, and the raw sockets set them aside.
+BESIDE_MESSAGES = frozenset({"conversation", "presence", "seen", "typing", "pong"})
+
+
 def without_conversations(frames: list[Frame]) -> list[Frame]:
-    """The frames but the desk's ``conversation`` ones: the first replies of
-    the burst assign threads, and each socket gets those announcements at
-    its own point among the messages (the raw socket sets them aside)."""
-    return [frame for frame in frames if frame["type"] != "conversation"]
+    """The frames but those beside the stream of messages (BESIDE_MESSAGES)."""
+    return [frame for frame in frames if frame["type"] not in BESIDE_MESSAGES]
 
 
 def test_an_inbox_fed_messages_out_of_id_order_counts_and_shows_each_once(
