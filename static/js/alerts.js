@@ -94,7 +94,9 @@ export class TeamAlerts {
     this.notify.addEventListener("change", () => this.#notifyChanged());
     // An AudioContext may start only after a gesture on the page: the
     // first one after a reload, should the sound be on from before.
-    const wake = () => this.#audioContext();
+    const wake = () => {
+      if (this.sound.checked) this.#audioContext();
+    };
     document.addEventListener("pointerdown", wake, { once: true });
     document.addEventListener("keydown", wake, { once: true });
   }

@@ -62,13 +62,19 @@ def expect_header_fits(page) -> None:
 
 @pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("size", ["desktop", "phone"])
-def test_screenshots_of_the_live_signals(people, open_context, size, language):
+def test_screenshots_of_the_live_signals(
+    people, open_context, start_server, size, language
+):
     viewport = DESKTOP if size == "desktop" else PHONE
     locale = "en-US" if language == "en" else "es-ES"
     words = HEADER[language]
+    # A daphne of its own: the team's roster, read fresh, holds every admin here.
+    server = start_server()
 
     def page_of(user):
-        context = open_context(user=user, viewport=viewport, locale=locale)
+        context = open_context(
+            server=server, user=user, viewport=viewport, locale=locale
+        )
         page = context.new_page()
         return page
 
