@@ -3,10 +3,10 @@
 The customer's header in each presence state (the team online, away,
 offline), someone typing on either side (the team's side with a customer
 typing and a colleague writing a note), "Seen" on either side, and the
-team strip over the inbox with its Alerts menu open; English and Spanish,
-a desktop and a 360 px phone. Whether they look right is for a person; they
-assert that the layouts hold (nothing wider than the screen, the header's
-words within it).
+team strip over the inbox, with its Alerts menu shut and open; English and
+Spanish, a desktop and a 360 px phone. Whether they look right is for a
+person; they assert that the layouts hold (nothing wider than the screen,
+the header's words within it).
 """
 
 import pytest
@@ -114,8 +114,12 @@ def test_screenshots_of_the_live_signals(
     expect(sofia.locator("#team [data-user='luis']")).to_have_attribute(
         "data-status", "online"
     )
-    sofia.locator("#alerts summary").click()
+    expect(sofia.locator("#team [data-user='carmen']")).to_have_attribute(
+        "data-status", "offline"
+    )
     shoot(sofia, f"live-inbox-{size}-{language}")
+    sofia.locator("#alerts summary").click()
+    shoot(sofia, f"live-alerts-{size}-{language}")
     sofia.locator("#alerts summary").click()
     sofia.locator("#conversations button.conv[data-user='ana']").click()
     expect_stored(sofia, FOLLOW_UP)
