@@ -2,6 +2,7 @@
 
 import unicodedata
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models, transaction
 from django.db.models.signals import post_delete
@@ -79,6 +80,33 @@ class User(AbstractUser):
         choices=Availability.choices,
         default=Availability.ONLINE,
         db_default=Availability.ONLINE,
+    )
+    # The address is AbstractUser's ``email``; nothing is sent to it until a
+    # signed link proves it reaches this person (accounts.email_verification).
+    email_verified = models.BooleanField(
+        _("email verified"), default=False, db_default=False
+    )
+    # Set when a mail server refused the address for good: nothing more is
+    # sent to it until it changes and is verified again.
+    email_bounced_at = models.DateTimeField(_("email bounced at"), null=True, blank=True)
+    # The language of the emails sent to this person ("": the site's).
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    # Customers: email me the team's replies I have not seen.
+    notify_replies = models.BooleanField(
+        _("email me replies I have not seen"), default=True, db_default=True
+    )
+    # Admins: email me when a customer writes and nobody of the team is online.
+    notify_new_conversations = models.BooleanField(
+        _("email me when a customer writes while the team is offline"),
+        default=False,
+        db_default=False,
     )
     tokens_valid_after = models.DateTimeField(
         _("tokens valid after"),

@@ -86,6 +86,9 @@ class Presence:
         self._nudged_while_loading: dict[int, Admin] | None = None
         self.team_text: str | None = None
         self.team_status_text: str | None = None
+        # What customers are told (online, away, offline); None while this
+        # process has no view (no socket open here).
+        self.team_status: str | None = None
         # Bumped whenever the sockets were told a new text.
         self._team_version = self._status_version = 0
         self._dirty = False
@@ -152,7 +155,7 @@ class Presence:
         if not self._has_sockets():
             # Nobody here to keep the view current for: the next socket
             # works it out afresh.
-            self.team_text = self.team_status_text = None
+            self.team_text = self.team_status_text = self.team_status = None
             await hub.leave(PRESENCE_GROUP, self)
             if self._sweeper is not None:
                 self._sweeper.cancel()
@@ -235,7 +238,8 @@ class Presence:
             key=lambda member: member["user"],
         )
         team_text = encode({"type": "presence", "team": team})
-        status_text = encode({"type": "presence", "team_status": team_status_of(team)})
+        self.team_status = team_status_of(team)
+        status_text = encode({"type": "presence", "team_status": self.team_status})
         if team_text != self.team_text:
             self.team_text = team_text
             self._team_version += 1

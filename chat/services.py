@@ -21,8 +21,10 @@ from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import ReadState
+from chat.presence import ONLINE, presence
 from chat.store import Draft, StoredMessage
 from chat.writer import BatchWriter
+from notifications import schedule as notifications
 
 MAX_MESSAGE_CHARS = 4000
 
@@ -182,6 +184,11 @@ async def publish_batch(outcomes: list[StoredMessage | ChatError]) -> None:
         logger.exception("publishing a batch of %d messages failed", len(stored))
     else:
         metrics.MESSAGES_POSTED.inc(len(stored))
+    team_status = presence.team_status
+    notifications.after_batch(
+        (message.frame for message in stored),
+        None if team_status is None else team_status == ONLINE,
+    )
 
 
 # A message's path, in one place: the writer stores each batch of drafts in
@@ -246,5 +253,7 @@ def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> dict[str, Any]
         )
     if up_to <= before:
         return None
+    if not reader.is_support_admin:
+        notifications.customer_read(owner_id, up_to)
     by = "team" if reader.is_support_admin else "user"
     return {"type": "seen", "thread": thread, "by": by, "up_to": up_to}

@@ -21,6 +21,7 @@ from chat.redis_scripts import (
     LoopScripts,
     log_redis_fallback,
 )
+from chatproject.layers import redis_host, sync_redis_client
 
 # A process that stops refreshing its mark (it died) no longer counts
 # towards anyone's sockets after this long.
@@ -220,6 +221,31 @@ class SocketCounts:
                     self._unsynced.discard(user_id)
             except (redis.RedisError, OSError, TimeoutError) as err:
                 log_redis_fallback(err)
+
+
+_sync_client = None
+
+
+def open_anywhere_sync(user_id: int) -> bool | None:
+    """Whether the user has a socket open on any server process, for sync code
+    outside the servers (the email worker); None when that cannot be known:
+    with the in-memory layer the sockets are in another process's memory."""
+    global _sync_client
+    if redis_host() is None:
+        return None
+    if _sync_client is None:
+        _sync_client = sync_redis_client(REDIS_TIMEOUT_SECONDS)
+    try:
+        totals = _sync_client.eval(
+            _SOCKET_TOTALS,
+            1,
+            f"{KEY_PREFIX}sockets:{user_id}",
+            f"{KEY_PREFIX}process:",
+        )
+    except (redis.RedisError, OSError) as err:
+        log_redis_fallback(err)
+        return None
+    return bool(totals and int(totals[0]))
 
 
 socket_counts = SocketCounts(hub.origin)

@@ -21,12 +21,15 @@ from django.urls import get_resolver  # noqa: E402
 from chat.middleware import TokenAuthMiddleware  # noqa: E402
 from chat.origin import SameOriginValidator  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from notifications.apps import say_if_off  # noqa: E402
 
 if settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer"):
     logging.getLogger(__name__).warning(
         "REDIS_URL is unset: in-memory channel layer, which serves one process "
         "only. Set REDIS_URL to run several server processes."
     )
+
+say_if_off()
 
 application = ProtocolTypeRouter(
     {

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from chatproject.env import env_bool, env_int, env_list, env_str
 from chatproject.layers import REDIS_LAYER_BACKENDS, channel_layers
+from chatproject.mail import email_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -75,7 +76,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
+    "notifications.apps.NotificationsConfig",
 ]
+
+# Background work (email notifications) is stored in the database and run by
+# `manage.py db_worker`: it survives restarts, and with several workers each
+# task is claimed by one.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # Under ASGI the middleware runs on the event loop: most of Django's are the
 # "Loop" subclasses of chatproject.loopmiddleware, which call their hooks
@@ -232,6 +241,18 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     if AXES_IPWARE_PROXY_COUNT
     else ["REMOTE_ADDR"]
 )
+
+globals().update(email_settings(DEBUG))
+# A team reply the customer has not seen after this long, with no socket of
+# theirs open, is emailed to them (notifications).
+NOTIFY_AFTER_SECONDS = env_int("NOTIFY_AFTER_SECONDS", 600, minimum=1)
+# A customer who writes while nobody of the team is online: the admins who
+# opted in are emailed after this long (the messages of that minute in one
+# email; none if someone answered meanwhile).
+NOTIFY_TEAM_AFTER_SECONDS = env_int("NOTIFY_TEAM_AFTER_SECONDS", 60, minimum=1)
+# A mail server that is down or says "later": tried again after this long,
+# doubling up to an hour, about a day in all.
+NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 30, minimum=1)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]

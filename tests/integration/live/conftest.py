@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -49,6 +50,15 @@ class DaphneServer:
         return self.http_url
 
 
+def test_database_url() -> str:
+    """The test database (SQLite file or PostgreSQL) as a DATABASE_URL."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
+    return f"postgres://{user}:{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 def daphne_env(layer: str, url: str | None, **overrides: str) -> dict[str, str]:
     """A daphne's environment: production mode on the test database."""
     env = {
@@ -59,8 +69,8 @@ def daphne_env(layer: str, url: str | None, **overrides: str) -> dict[str, str]:
         "JWT_SECRET": settings.JWT_SECRET,
         "JWT_COOKIE_SECURE": "0",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # After django_db_setup, NAME is the test database file.
-        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        # After django_db_setup, NAME is the test database.
+        "DATABASE_URL": test_database_url(),
         "PYTHONUNBUFFERED": "1",
         **overrides,
     }
@@ -99,17 +109,21 @@ def server_command(server: str, port: int) -> list[str]:
 
 @contextmanager
 def running_daphne(
-    layer: str, url: str | None, log_path: Path, server: str = "daphne"
+    layer: str,
+    url: str | None,
+    log_path: Path,
+    server: str = "daphne",
+    **overrides: str,
 ) -> Iterator[DaphneServer]:
     """A server process (daphne unless told) on a free port, on the test
-    database, stopped on exit."""
+    database, stopped on exit; ``overrides`` go into its environment."""
     port = free_port()
     with running_server(
         server_command(server, port),
         port=port,
         log_path=log_path,
         cwd=BASE_DIR,
-        env=daphne_env(layer, url),
+        env=daphne_env(layer, url, **overrides),
     ):
         yield DaphneServer(layer=layer, port=port, log_path=log_path)
 
@@ -170,3 +184,11 @@ async def sockets(daphne_server) -> AsyncIterator:
     yield Opener()
     for ws in opened:
         await ws.close()
+
+
+# The email tests' fixtures (a real SMTP server, a site with a worker).
+from tests.integration.live.email_site import (  # noqa: E402, F401
+    email_people,
+    mailbox,
+    site,
+)
