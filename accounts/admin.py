@@ -30,7 +30,16 @@ class ChatUserCreationForm(UsernameKeyMixin, AdminUserCreationForm):
 
 
 class ChatUserChangeForm(UsernameKeyMixin, UserChangeForm):
-    pass
+    def clean(self):
+        cleaned = super().clean()
+        # A new address is unverified until its link is followed, as on the
+        # account page, unless the admin vouches for it in the same change.
+        if "email" in self.changed_data:
+            if "email_verified" not in self.changed_data:
+                cleaned["email_verified"] = False
+            if "email_bounced_at" not in self.changed_data:
+                cleaned["email_bounced_at"] = None
+        return cleaned
 
 
 @admin.register(User)
@@ -41,18 +50,38 @@ class UserAdmin(DjangoUserAdmin):
         "username",
         "display_name",
         "role",
+        "email",
+        "email_verified",
         "is_active",
         "last_login",
         "date_joined",
     )
-    list_filter = ("role", "is_active", "is_staff")
+    list_filter = ("role", "is_active", "is_staff", "email_verified", "language")
     search_fields = ("username", "display_name", "email")
     ordering = ("username",)
     readonly_fields = ("tokens_valid_after", "last_login", "date_joined")
     fieldsets = (
         (None, {"fields": ("username", "password")}),
         (_("Support chat"), {"fields": ("display_name", "role", "tokens_valid_after")}),
-        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (
+            _("Email and notifications"),
+            {
+                "fields": (
+                    "email",
+                    "email_verified",
+                    "email_bounced_at",
+                    "language",
+                    "notify_replies",
+                    "notify_new_conversations",
+                ),
+                "description": _(
+                    "Nothing is emailed to an address until it is verified; a "
+                    "changed address is unverified again unless you tick it. "
+                    "Replies go to customers, new conversations to the team."
+                ),
+            },
+        ),
+        (_("Personal info"), {"fields": ("first_name", "last_name")}),
         (
             _("Permissions"),
             {
@@ -76,6 +105,7 @@ class UserAdmin(DjangoUserAdmin):
                     "username",
                     "display_name",
                     "role",
+                    "email",
                     "password1",
                     "password2",
                 ),

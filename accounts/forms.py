@@ -22,7 +22,7 @@ def username_taken(username: str, *, other_than: User | None = None) -> bool:
 PASSWORD_TOO_SHORT = _("This password is too short.")
 
 
-def _briefly(error: forms.ValidationError) -> forms.ValidationError:
+def briefly(error: forms.ValidationError) -> forms.ValidationError:
     """``error`` without a rule the form's help text already prints below it."""
     if error.code == "password_too_short":
         return forms.ValidationError(PASSWORD_TOO_SHORT, code=error.code)
@@ -36,8 +36,18 @@ class LoginForm(forms.Form):
     )
 
 
+EMAIL_HELP_TEXT = _(
+    "For the team's replies while you are away. We first send a link to check it."
+)
+
+
+def normalized_email(address: str) -> str:
+    """``address`` as stored: its domain in lower case (Django's rule), or ""."""
+    return User.objects.normalize_email(address) if address else ""
+
+
 class RegistrationForm(forms.Form):
-    """Sign-up: username, display name, password. Never takes a role."""
+    """Sign-up: username, display name, optional email, password. Never a role."""
 
     # UsernameField applies NFKC before the validators run, so the length and
     # the characters checked are those of the name that is stored.
@@ -48,6 +58,12 @@ class RegistrationForm(forms.Form):
         help_text=_("Letters, digits and @ . + - _ only."),
     )
     name = forms.CharField(label=_("Your name"), max_length=150, required=False)
+    email = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        required=False,
+        help_text=EMAIL_HELP_TEXT,
+    )
     password = forms.CharField(
         label=_("Password"),
         max_length=4096,
@@ -74,13 +90,18 @@ class RegistrationForm(forms.Form):
             try:
                 password_validation.validate_password(password, candidate)
             except forms.ValidationError as err:
-                self.add_error("password", [_briefly(e) for e in err.error_list])
+                self.add_error("password", [briefly(e) for e in err.error_list])
         return cleaned
 
-    def save(self) -> User:
-        """Create the account; its role is always ``user``."""
+    def clean_email(self):
+        return normalized_email(self.cleaned_data["email"])
+
+    def save(self, *, language: str = "") -> User:
+        """Create the account (its role always ``user``), its emails in ``language``."""
         return User.objects.create_user(
             self.cleaned_data["username"],
+            email=self.cleaned_data.get("email", ""),
             password=self.cleaned_data["password"],
             display_name=self.cleaned_data.get("name", ""),
+            language=language,
         )

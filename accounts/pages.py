@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import tokens
+from accounts import profile, tokens
 from accounts.forms import LoginForm, RegistrationForm
 from accounts.http_auth import authenticate_request
 from accounts.signin import (
@@ -95,3 +96,14 @@ def logout_page(request):
 def home_page(request):
     """The home page."""
     return render(request, "home.html")
+
+
+def set_language(request):
+    """Django's ``set_language``; a signed-in person's choice is also the
+    language of their emails (``User.language``), as on the account page."""
+    response = i18n.set_language(request)
+    chosen = response.cookies.get(settings.LANGUAGE_COOKIE_NAME)
+    verified = authenticate_request(request)
+    if chosen is not None and chosen.value and verified is not None:
+        profile.profile_language_set(user=verified.user, language=chosen.value)
+    return response

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.contrib.auth import authenticate, user_logged_in
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from accounts import tokens
+from accounts.email_verification import verification_email_try
 from accounts.forms import USERNAME_TAKEN, LoginForm, RegistrationForm
 from accounts.models import User
 from chat.limits import Rate, limits
@@ -113,10 +115,21 @@ def registration_refusal() -> str:
 
 
 def register(form: RegistrationForm) -> User | None:
-    """Create the account, or add a field error when a concurrent sign-up won."""
+    """Create the account, or add a field error when a concurrent sign-up won.
+
+    Its emails are in the language the page was in; with an address, the
+    link that verifies it is sent (a mail server that is down does not stop
+    the sign-up: the account page sends it again).
+    """
+    language = translation.get_language() or ""
+    if language not in dict(settings.LANGUAGES):
+        language = ""
     try:
         with transaction.atomic():
-            return form.save()
+            user = form.save(language=language)
     except IntegrityError:
         form.add_error("username", USERNAME_TAKEN)
         return None
+    if user.email:
+        verification_email_try(user=user, language=language or settings.LANGUAGE_CODE)
+    return user
