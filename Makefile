@@ -20,10 +20,14 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 (or PORT=...) with SQLite and the in-memory layer
+run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 (or PORT=...) with SQLite and the in-memory layer, and the email worker
 	$(DEV) $(PY) manage.py migrate --noinput
 	$(DEV) $(PY) manage.py seed_demo
 	$(DEV) $(PY) manage.py purge_revoked_tokens
+	@# The email worker runs beside the server and stops with it (emails go
+	@# to this console unless EMAIL_URL is set).
+	$(DEV) $(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 demo-accounts: $(VENV)/.runtime  ## new passwords for the demo accounts, printed (the first run's are gone)

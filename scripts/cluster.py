@@ -1,4 +1,5 @@
-"""`make cluster`: Redis, PostgreSQL, N daphne processes and nginx on one machine.
+"""`make cluster`: Redis, PostgreSQL, N daphne processes, nginx and the email
+worker on one machine.
 
 Everything lives in one folder (default var/cluster): the PostgreSQL data
 directory, the generated environment (``env``, mode 0600) and nginx
@@ -25,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cluster_parts import DB_NAME, DB_USER, ROOT, Daphne, Nginx, Postgres, Redis
+from cluster_worker import Worker
 
 DEFAULT_DIR = ROOT / "var" / "cluster"
 MANAGE_TIMEOUT_SECONDS = 300
@@ -45,11 +47,12 @@ class Cluster:
             for index, port in enumerate(self.layout["daphne"], 1)
         ]
         self.nginx = Nginx(self)
+        self.worker = Worker(self)
 
     @property
     def parts(self) -> list:
         """In start order; stop goes in reverse."""
-        return [self.postgres, self.redis, *self.daphnes, self.nginx]
+        return [self.postgres, self.redis, *self.daphnes, self.nginx, self.worker]
 
     @property
     def url(self) -> str:
@@ -84,6 +87,10 @@ class Cluster:
             # Plain HTTP on loopback only; production runs TLS with both on.
             "JWT_COOKIE_SECURE": "0",
             "SECURE_SSL_REDIRECT": "0",
+            # Email notifications are printed to the worker's log; set
+            # EMAIL_URL in DIR/env to send them through a real server.
+            "EMAIL_URL": old.get("EMAIL_URL", "console:"),
+            "SITE_URL": f"http://127.0.0.1:{self.nginx.port}",
         }
         self.env_file.touch(mode=0o600)
         self.env_file.chmod(0o600)
