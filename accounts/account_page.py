@@ -68,7 +68,11 @@ def _page(
     return render(request, "accounts/account.html", context, status=status)
 
 
-def _back(section: str) -> HttpResponseRedirect:
+def _back(
+    request: HttpRequest, section: str, text: str, level: int = messages.SUCCESS
+) -> HttpResponseRedirect:
+    """Back to the page at ``section``, which shows ``text`` in that section."""
+    messages.add_message(request, level, text, extra_tags=section)
     return HttpResponseRedirect(f"{reverse('account')}#{section}")
 
 
@@ -77,30 +81,23 @@ def _email_language(user: User) -> str:
     return user.language or translation.get_language() or settings.LANGUAGE_CODE
 
 
-def _send_link(request: HttpRequest, user: User) -> None:
-    """Send the verification link now, and say how that went."""
+def _send_link(user: User) -> tuple[str, int]:
+    """Send the verification link now; what to tell the person, and how loud."""
     try:
         verification_email_send(user=user, language=_email_language(user))
     except TooManyEmails:
-        messages.error(
-            request,
-            _(
-                "You asked for several links in a short time. "
-                "Try again in a few minutes."
-            ),
-        )
+        return _(
+            "You asked for several links in a short time. Try again in a few minutes."
+        ), messages.ERROR
     except UnusableAddress:
-        messages.error(request, _("This address cannot be used: change it."))
+        return _("This address cannot be used: change it."), messages.ERROR
     except MailServerUnavailable:
-        messages.error(
-            request, _("We could not send the email just now; try again in a moment.")
-        )
-    else:
-        messages.success(
-            request,
-            _("We sent a link to %(address)s: open it to confirm the address.")
-            % {"address": user.email},
-        )
+        return _(
+            "We could not send the email just now; try again in a moment."
+        ), messages.ERROR
+    return _("We sent a link to %(address)s: open it to confirm the address.") % {
+        "address": user.email
+    }, messages.SUCCESS
 
 
 def _save_name(request: HttpRequest, user: User) -> HttpResponse:
@@ -108,8 +105,7 @@ def _save_name(request: HttpRequest, user: User) -> HttpResponse:
     if not form.is_valid():
         return _page(request, user, ("name", form), status=400)
     profile.profile_rename(user=user, display_name=form.cleaned_data["name"])
-    messages.success(request, _("Your name is saved."))
-    return _back("name")
+    return _back(request, "name", _("Your name is saved."))
 
 
 def _save_email(request: HttpRequest, user: User) -> HttpResponse:
@@ -118,23 +114,23 @@ def _save_email(request: HttpRequest, user: User) -> HttpResponse:
         return _page(request, user, ("email", form), status=400)
     address = form.cleaned_data["email"]
     if not profile.profile_email_change(user=user, email=address):
-        messages.info(request, _("That is already your address."))
-    elif not address:
-        messages.success(request, _("Your email address is removed."))
-    else:
-        _send_link(request, user)
-    return _back("email")
+        return _back(
+            request, "email", _("That is already your address."), messages.INFO
+        )
+    if not address:
+        return _back(request, "email", _("Your email address is removed."))
+    return _back(request, "email", *_send_link(user))
 
 
 def _send_again(request: HttpRequest, user: User) -> HttpResponse:
     state = address_state(user)
     if state is AddressState.NONE:
-        messages.info(request, _("Add an address first."))
-    elif state is AddressState.VERIFIED:
-        messages.info(request, _("Your address is already verified."))
-    else:
-        _send_link(request, user)
-    return _back("email")
+        return _back(request, "email", _("Add an address first."), messages.INFO)
+    if state is AddressState.VERIFIED:
+        return _back(
+            request, "email", _("Your address is already verified."), messages.INFO
+        )
+    return _back(request, "email", *_send_link(user))
 
 
 def _save_notifications(request: HttpRequest, user: User) -> HttpResponse:
@@ -144,12 +140,10 @@ def _save_notifications(request: HttpRequest, user: User) -> HttpResponse:
     enabled = form.cleaned_data["enabled"]
     profile.profile_notifications_set(user=user, enabled=enabled)
     if enabled and address_state(user) is not AddressState.VERIFIED:
-        messages.success(
-            request, _("Saved. Emails start once your address is verified.")
-        )
+        text = _("Saved. Emails start once your address is verified.")
     else:
-        messages.success(request, _("Your email settings are saved."))
-    return _back("notifications")
+        text = _("Your email settings are saved.")
+    return _back(request, "notifications", text)
 
 
 def _save_language(request: HttpRequest, user: User) -> HttpResponse:
@@ -158,7 +152,8 @@ def _save_language(request: HttpRequest, user: User) -> HttpResponse:
         return _page(request, user, ("language", form), status=400)
     language = form.cleaned_data["language"]
     profile.profile_language_set(user=user, language=language)
-    response = _back("language")
+    with translation.override(language):
+        response = _back(request, "language", _("Your language is saved."))
     # What Django's set_language view does, so the pages follow at once.
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
@@ -170,8 +165,6 @@ def _save_language(request: HttpRequest, user: User) -> HttpResponse:
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
-    with translation.override(language):
-        messages.success(request, _("Your language is saved."))
     return response
 
 
@@ -188,14 +181,14 @@ def _change_password(request: HttpRequest, user: User) -> HttpResponse:
     profile.profile_password_change(
         user=user, password=form.cleaned_data["new_password"]
     )
-    response = _back("password")
+    response = _back(
+        request,
+        "password",
+        _("Your password is changed. Your other sessions are signed out."),
+    )
     # The change ended every session, this one included: this browser gets a
     # token issued after it, the others stay signed out.
     sign_in(request, user, response)
-    messages.success(
-        request,
-        _("Your password is changed. Your other sessions are signed out."),
-    )
     return response
 
 
