@@ -32,7 +32,8 @@ MESSAGES_SHOWN = 5
 RETRY_MAX_SECONDS = 3600
 # NOTIFY_RETRY_SECONDS (30 s), doubling to hourly: about a day in all.
 MAX_ATTEMPTS = 30
-# A customer still connected (a tab left open, say) is looked at again.
+# A customer still connected (a tab left open, say) is looked at again
+# this often, or every NOTIFY_AFTER_SECONDS when that is shorter.
 CONNECTED_RECHECK_SECONDS = 60
 
 
@@ -71,7 +72,8 @@ def _deliver(notification: Notification) -> str:
         if not replies:
             return _end(notification, State.CANCELLED, "seen")
         if open_anywhere_sync(notification.thread_id):
-            return _retry_at(notification, CONNECTED_RECHECK_SECONDS, "connected")
+            recheck = min(CONNECTED_RECHECK_SECONDS, settings.NOTIFY_AFTER_SECONDS)
+            return _retry_at(notification, recheck, "connected")
         email = emails.unseen_replies(recipient, replies)
     else:
         email = emails.customer_waiting(

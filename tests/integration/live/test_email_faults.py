@@ -66,7 +66,7 @@ async def test_many_notifications_and_two_workers_send_each_exactly_once(
             running_worker(daphne_env("memory", None, **env), tmp_path / "w1.log"),
             running_worker(daphne_env("memory", None, **env), tmp_path / "w2.log"),
         ):
-            await asyncio.to_thread(mailbox.wait_for, len(customers) - 1)
+            await asyncio.to_thread(mailbox.wait_for, len(customers) - 1, None, 30)
             await asyncio.sleep(NOTHING_MORE_SECONDS)
     receivers = sorted(rcpt for rcpts in mailbox.envelopes for rcpt in rcpts)
     assert receivers == sorted(c.email for c in customers[:-1])

@@ -15,11 +15,14 @@ from asgiref.sync import sync_to_async
 
 from accounts.models import User
 from tests.cluster.peer import afetch
+from tests.integration.live.conftest import daphne_env, running_daphne
 from tests.integration.live.email_site import (
     NOTHING_MORE_SECONDS,
     NOTIFY_AFTER,
     chat,
+    email_env,
     exchange,
+    running_worker,
     states,
 )
 from tests.mailbox import html_of, text_of
@@ -31,6 +34,7 @@ pytestmark = [
 ]
 
 
+@pytest.mark.postgres
 async def test_unseen_replies_are_emailed_once_in_the_customer_s_language(
     site, mailbox, email_people
 ):
@@ -54,6 +58,7 @@ async def test_unseen_replies_are_emailed_once_in_the_customer_s_language(
     assert await sync_to_async(states)() == [("reply", "ana", "sent", False)]
 
 
+@pytest.mark.postgres
 async def test_reading_first_cancels_the_email(site, mailbox, email_people):
     ana, sofia = (
         await chat(site, email_people["ana"]),
@@ -74,6 +79,7 @@ async def test_reading_first_cancels_the_email(site, mailbox, email_people):
     assert await sync_to_async(states)() == [("reply", "ana", "cancelled", True)]
 
 
+@pytest.mark.postgres
 async def test_the_team_hears_of_a_customer_who_writes_while_nobody_is_online(
     site, mailbox, email_people
 ):
@@ -146,3 +152,22 @@ def _post_form(url: str, data: bytes) -> tuple[int, str]:
 def _get_text(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
         return response.read().decode()
+
+
+async def test_no_email_while_the_customer_has_a_socket_open_on_any_process(
+    mailbox, email_people, redis_url, tmp_path
+):
+    env = email_env(mailbox)
+    with (
+        running_daphne("redis", redis_url, tmp_path / "one.log", **env) as one,
+        running_daphne("redis", redis_url, tmp_path / "two.log", **env) as two,
+        running_worker(daphne_env("redis", redis_url, **env), tmp_path / "w.log"),
+    ):
+        # Ana keeps a tab open on the other process, without reading.
+        tab = await chat(two, email_people["ana"])
+        await exchange(one, email_people, "Respuesta")
+        await asyncio.sleep(NOTIFY_AFTER + NOTHING_MORE_SECONDS)
+        assert mailbox.messages == []
+        await tab.ws.close()
+        (email,) = await asyncio.to_thread(mailbox.wait_for, 1, None, 20)
+    assert "Respuesta" in text_of(email)
