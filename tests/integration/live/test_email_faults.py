@@ -6,7 +6,7 @@ add a header. Each time: exactly one email, or none, and never a crash."""
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from accounts.models import User
 from notifications.models import Notification
@@ -38,7 +38,9 @@ async def test_a_restart_between_reply_and_due_time_still_sends_once_with_two_wo
     with running_daphne("memory", None, tmp_path / "first.log", **env) as first:
         await exchange(first, email_people, "Te escribo en un momento")
     # The server that stored the reply is gone, and no worker ran meanwhile.
-    assert await sync_to_async(states)() == [("reply", "ana", "pending", False)]
+    assert await database_sync_to_async(states)() == [
+        ("reply", "ana", "pending", False)
+    ]
     await asyncio.sleep(NOTIFY_AFTER)
     with (
         running_daphne("memory", None, tmp_path / "second.log", **env),
@@ -49,14 +51,14 @@ async def test_a_restart_between_reply_and_due_time_still_sends_once_with_two_wo
         await asyncio.sleep(NOTHING_MORE_SECONDS)
     assert len(mailbox.messages) == 1
     assert "Te escribo en un momento" in text_of(email)
-    assert await sync_to_async(states)() == [("reply", "ana", "sent", False)]
+    assert await database_sync_to_async(states)() == [("reply", "ana", "sent", False)]
 
 
 @pytest.mark.postgres
 async def test_many_notifications_and_two_workers_send_each_exactly_once(
     mailbox, make_user, tmp_path
 ):
-    customers = await sync_to_async(_customers)(make_user, 12)
+    customers = await database_sync_to_async(_customers)(make_user, 12)
     env = email_env(mailbox)
     with running_daphne("memory", None, tmp_path / "daphne.log", **env) as server:
         team = customers[-1]
@@ -103,7 +105,9 @@ async def test_a_mail_server_down_for_a_while_gets_the_email_once_it_is_back(
         assert await _metric(server, "chat_email_notifications_retrying") == 0
         assert await _metric(server, 'chat_email_notifications{state="sent"}') == 1
     assert len(mailbox.messages) == 1
-    attempts = await sync_to_async(lambda: Notification.objects.get().attempts)()
+    attempts = await database_sync_to_async(
+        lambda: Notification.objects.get().attempts
+    )()
     assert attempts >= 2
 
 
@@ -126,9 +130,9 @@ async def test_an_address_refused_for_good_is_not_tried_again(
         await exchange(server, email_people, "Otra")
         await asyncio.sleep(NOTIFY_AFTER + NOTHING_MORE_SECONDS)
     assert mailbox.messages == []
-    ana = await sync_to_async(User.objects.get)(username="ana")
+    ana = await database_sync_to_async(User.objects.get)(username="ana")
     assert ana.email_bounced_at is not None
-    notification = await sync_to_async(Notification.objects.get)()
+    notification = await database_sync_to_async(Notification.objects.get)()
     assert (notification.state, notification.attempts) == ("failed", 1)
     assert "550" in notification.last_error
 
@@ -138,7 +142,7 @@ async def test_a_display_name_cannot_add_a_header_or_a_recipient(
 ):
     ana = email_people["ana"]
     ana.display_name = "Ana\r\nBcc: evil@example.net\r\nX-Injected: yes"
-    await sync_to_async(ana.save)()
+    await database_sync_to_async(ana.save)()
     env = email_env(mailbox)
     with (
         running_daphne("memory", None, tmp_path / "daphne.log", **env) as server,

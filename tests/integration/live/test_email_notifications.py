@@ -11,7 +11,7 @@ import time
 import urllib.request
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 
 from accounts.models import User
 from tests.cluster.peer import afetch
@@ -55,7 +55,7 @@ async def test_unseen_replies_are_emailed_once_in_the_customer_s_language(
     assert "Ya salió, &lt;b&gt;mañana&lt;/b&gt; llega." in html
     assert "<b>mañana</b>" not in html
     assert "http://chat.example/support" in text
-    assert await sync_to_async(states)() == [("reply", "ana", "sent", False)]
+    assert await database_sync_to_async(states)() == [("reply", "ana", "sent", False)]
 
 
 @pytest.mark.postgres
@@ -76,7 +76,9 @@ async def test_reading_first_cancels_the_email(site, mailbox, email_people):
     await sofia.ws.close()
     await asyncio.sleep(NOTIFY_AFTER + NOTHING_MORE_SECONDS)
     assert mailbox.messages == []
-    assert await sync_to_async(states)() == [("reply", "ana", "cancelled", True)]
+    assert await database_sync_to_async(states)() == [
+        ("reply", "ana", "cancelled", True)
+    ]
 
 
 @pytest.mark.postgres
@@ -124,7 +126,9 @@ async def test_unsubscribing_takes_one_click_and_needs_no_sign_in(
         _post_form, local, b"List-Unsubscribe=One-Click"
     )
     assert (status, body) == (200, "")
-    assert not (await sync_to_async(User.objects.get)(username="ana")).notify_replies
+    assert not (
+        await database_sync_to_async(User.objects.get)(username="ana")
+    ).notify_replies
 
     # Following the link in a browser says so, and offers to undo.
     page = await asyncio.to_thread(_get_text, local)
