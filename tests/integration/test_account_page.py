@@ -452,3 +452,82 @@ def test_a_role_is_still_never_taken_from_the_form(db):
     )
 
     assert User.objects.get(username="marta").role == Role.USER
+
+
+# The Django admin -----------------------------------------------------------------
+
+
+@pytest.fixture
+def boss(make_user) -> User:
+    return make_user("jefa", role=Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+def admin_change_form(client: Client, person: User) -> dict:
+    """The admin's change form for ``person`` as it would be posted unchanged."""
+    form = (
+        client.get(f"/admin/accounts/user/{person.pk}/change/")
+        .context["adminform"]
+        .form
+    )
+    data = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if value is None or value is False or name == "password":
+            continue
+        data[name] = (
+            [v.pk for v in value] if name in ("groups", "user_permissions") else value
+        )
+    data["date_joined_0"], data["date_joined_1"] = person.date_joined.strftime(
+        "%Y-%m-%d %H:%M:%S"
+    ).split()
+    return data
+
+
+def test_the_admin_shows_the_email_fields_together(boss, user, client_for):
+    page = client_for(boss).get(f"/admin/accounts/user/{user.pk}/change/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Email and notifications" in html
+    for field in (
+        "email",
+        "email_verified",
+        "email_bounced_at_0",
+        "language",
+        "notify_replies",
+        "notify_new_conversations",
+    ):
+        assert f'name="{field}"' in html
+
+
+def test_an_address_changed_in_the_admin_is_unverified_again(
+    boss, make_user, client_for
+):
+    person = make_user("rita", email="rita@example.com", email_verified=True)
+    client = client_for(boss)
+    data = admin_change_form(client, person)
+    data["email"] = "rita@new.example"
+
+    response = client.post(f"/admin/accounts/user/{person.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    stored = reloaded(person)
+    assert (stored.email, stored.email_verified) == ("rita@new.example", False)
+
+
+def test_the_admin_may_vouch_for_an_address_in_the_same_change(
+    boss, make_user, client_for
+):
+    person = make_user("rita")
+    client = client_for(boss)
+    data = admin_change_form(client, person)
+    data.update(email="rita@example.com", email_verified="on", language="es")
+
+    client.post(f"/admin/accounts/user/{person.pk}/change/", data)
+
+    stored = reloaded(person)
+    assert (stored.email, stored.email_verified, stored.language) == (
+        "rita@example.com",
+        True,
+        "es",
+    )
