@@ -88,7 +88,9 @@ class User(AbstractUser):
     )
     # Set when a mail server refused the address for good: nothing more is
     # sent to it until it changes and is verified again.
-    email_bounced_at = models.DateTimeField(_("email bounced at"), null=True, blank=True)
+    email_bounced_at = models.DateTimeField(
+        _("email bounced at"), null=True, blank=True
+    )
     # The language of the emails sent to this person ("": the site's).
     language = models.CharField(
         _("language"),
