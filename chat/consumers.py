@@ -1,8 +1,9 @@
 """The chat socket: parse a frame, call a service, answer (PROTOCOL.md 3.2-3.4).
 
-Client frames reach ``on_<type>``; events from the hub reach the handler
-named after their type (``chat.message`` -> ``chat_message``). How events
-reach a socket at all is ``chat.hub.HubMember``'s business.
+Client frames reach ``on_<type>`` (``chat.client_frames``); events from the
+hub reach the handler named after their type (``chat.message`` ->
+``chat_message``). How events reach a socket at all is
+``chat.hub.HubMember``'s business.
 """
 
 import logging
@@ -13,9 +14,8 @@ from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from accounts.models import Availability
-from chat import frames, limits, livesignals, metrics, selectors, services
-from chat.dbthread import db_call, db_read
+from chat import frames, metrics
+from chat.client_frames import ClientFrames
 from chat.frames import (
     CLOSE_FRAME_TOO_LARGE,
     CLOSE_IDLE,
@@ -55,7 +55,7 @@ def wants_coalescing(scope) -> bool:
     return query.get(COALESCE_PARAMETER, [""])[-1] in ("1", "true")
 
 
-class ChatConsumer(HubMember, AsyncWebsocketConsumer):
+class ChatConsumer(ClientFrames, HubMember, AsyncWebsocketConsumer):
     """One signed-in socket. ``scope["user"]`` was set by ``chat.middleware``."""
 
     clock: SessionClock | None = None
@@ -186,78 +186,6 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
                 frames.client_id_of(frame),
             )
 
-    async def on_send(self, frame):
-        """``send``: post into a thread (PROTOCOL.md 3.2); the echo is the ack."""
-        if not await limits.limits.allow(limits.SEND, self.user.pk):
-            raise ChatError(
-                "rate_limited", _("Too many messages; slow down and send again.")
-            )
-        # The echo (the ack) reaches this socket with the fan-out, which is
-        # local to this process: the sender hears back even when the
-        # channel layer is down. Refusals are raised here.
-        await services.amessage_post(
-            sender=self.user,
-            text=frame.get("text"),
-            to=frame.get("to"),
-            client_id=frame.get("client_id"),
-            note=frame.get("note"),
-        )
-
-    async def on_resume(self, frame):
-        """``resume``: replay what this socket may see after an id, then ``resumed``."""
-        after = frames.require_id(frame, "after")
-        if not await limits.limits.allow(limits.RESUME, self.user.pk):
-            raise ChatError(
-                "rate_limited", _("Too many resumes; wait a moment and resume again.")
-            )
-        messages, has_more = await db_read(
-            selectors.messages_visible_after, viewer=self.user, after=after
-        )
-        for message in messages:
-            await self.send_frame(message)
-        last_id = messages[-1]["id"] if messages else after
-        await self.send_frame(
-            {"type": "resumed", "last_id": last_id, "has_more": has_more}
-        )
-
-    async def on_read(self, frame):
-        """``read``: move the caller's read mark forward."""
-        up_to = frames.require_id(frame, "up_to")
-        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
-            return  # PROTOCOL.md 3.2: dropped without a word
-        seen = await db_call(
-            services.thread_mark_read,
-            reader=self.user,
-            thread=frame.get("thread"),
-            up_to=up_to,
-        )
-        if seen is not None:
-            await livesignals.seen_publish(seen)
-
-    async def on_typing(self, frame):
-        """``typing``: "I am typing now", passed on, not stored (PROTOCOL.md 5.1)."""
-        typing = livesignals.typing_frame(self.user, frame)
-        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
-            return  # dropped without a word, as read frames are
-        await livesignals.typing_publish(self.user, typing)
-
-    async def on_availability(self, frame):
-        """``availability``: an admin is available or away (PROTOCOL.md 5.2)."""
-        status = frame.get("status")
-        if status not in (Availability.ONLINE, Availability.AWAY):
-            raise BadFrame(_('\'status\' must be "online" or "away".'))
-        if not self.user.is_support_admin:
-            raise ChatError(
-                "forbidden", _("Only the support team has an availability.")
-            )
-        if not await limits.limits.allow(limits.SIGNALS, self.user.pk):
-            return  # dropped without a word, as read and typing frames are
-        await presence.availability_set(self.user, status)
-
-    async def on_ping(self, frame):
-        """``ping``: answered ``pong``, for clients that check the link is alive."""
-        await self.send_frame({"type": "pong"})
-
     async def warn_expiry(self):
         """The token expires within a minute: ``session.expiring``."""
         await self.send_frame(
@@ -281,23 +209,22 @@ class ChatConsumer(HubMember, AsyncWebsocketConsumer):
 
     async def typing_signal(self, event):
         """Someone is typing; never echoed to the typist's own sockets."""
-        if self.closing_code is None and event["from"] != self.user.username:
-            await self.base_send({"type": "websocket.send", "text": event["text"]})
+        if event["from"] != self.user.username:
+            await self.presence_signal(event["text"])
+
+    async def presence_signal(self, text: str):
+        """A frame encoded once for every socket it concerns, passed on as it is:
+        the team's presence (chat.presence) and, below, events that carry one."""
+        if self.closing_code is None:
+            await self.base_send({"type": "websocket.send", "text": text})
 
     async def seen_signal(self, event):
         """A read mark moved forward."""
-        if self.closing_code is None:
-            await self.base_send({"type": "websocket.send", "text": event["text"]})
+        await self.presence_signal(event["text"])
 
     async def conversation_update(self, event):
         """A conversation's status or assignee changed (admin sockets only)."""
-        if self.closing_code is None:
-            await self.base_send({"type": "websocket.send", "text": event["text"]})
-
-    async def presence_signal(self, text: str):
-        """The team's presence changed (chat.presence), encoded once for all."""
-        if self.closing_code is None:
-            await self.base_send({"type": "websocket.send", "text": text})
+        await self.presence_signal(event["text"])
 
     async def close_idle(self):
         """Nothing came for SOCKET_IDLE_SECONDS (chat.idle): close 4010."""

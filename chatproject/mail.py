@@ -1,4 +1,5 @@
-"""Email settings from the environment, the Django way (README, Settings).
+"""Email settings from the environment, the Django way (README, Settings),
+and the delays of the email notifications.
 
 ``EMAIL_URL`` (``smtp://user:password@host:587?tls=1``, ``smtps://...`` for
 implicit TLS, ``console:``) or the separate ``EMAIL_HOST``, ``EMAIL_PORT``,
@@ -72,4 +73,23 @@ def email_settings(debug: bool) -> dict:
     # Links in emails must be absolute, and a worker has no request to take
     # the host from.
     found["SITE_URL"] = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+    found.update(notification_delays())
     return found
+
+
+def notification_delays() -> dict:
+    """When email notifications are due (notifications.schedule, .tasks)."""
+    return {
+        # A team reply the customer has not seen after this long, with no
+        # socket of theirs open, is emailed to them.
+        "NOTIFY_AFTER_SECONDS": env_int("NOTIFY_AFTER_SECONDS", 600, minimum=1),
+        # A customer who writes while nobody of the team is online: the
+        # admins who opted in are emailed after this long (the messages of
+        # that minute in one email; none if someone answered meanwhile).
+        "NOTIFY_TEAM_AFTER_SECONDS": env_int(
+            "NOTIFY_TEAM_AFTER_SECONDS", 60, minimum=1
+        ),
+        # A mail server that is down or says "later": tried again after this
+        # long, doubling up to an hour, about a day in all.
+        "NOTIFY_RETRY_SECONDS": env_int("NOTIFY_RETRY_SECONDS", 30, minimum=1),
+    }

@@ -242,17 +242,8 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
     else ["REMOTE_ADDR"]
 )
 
+# EMAIL_*, DEFAULT_FROM_EMAIL, SITE_URL, EMAIL_ENABLED and the NOTIFY_* delays.
 globals().update(email_settings(DEBUG))
-# A team reply the customer has not seen after this long, with no socket of
-# theirs open, is emailed to them (notifications).
-NOTIFY_AFTER_SECONDS = env_int("NOTIFY_AFTER_SECONDS", 600, minimum=1)
-# A customer who writes while nobody of the team is online: the admins who
-# opted in are emailed after this long (the messages of that minute in one
-# email; none if someone answered meanwhile).
-NOTIFY_TEAM_AFTER_SECONDS = env_int("NOTIFY_TEAM_AFTER_SECONDS", 60, minimum=1)
-# A mail server that is down or says "later": tried again after this long,
-# doubling up to an hour, about a day in all.
-NOTIFY_RETRY_SECONDS = env_int("NOTIFY_RETRY_SECONDS", 30, minimum=1)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]

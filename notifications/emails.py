@@ -84,7 +84,7 @@ def _email(
     }
     message = EmailMultiAlternatives(
         subject=subject,
-        body=render_to_string(f"notifications/{template}.txt", context),
+        body=render_to_string(f"notifications/email/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((header_safe(recipient.name), recipient.email))],
         headers={
@@ -95,7 +95,7 @@ def _email(
         },
     )
     message.attach_alternative(
-        render_to_string(f"notifications/{template}.html", context), "text/html"
+        render_to_string(f"notifications/email/{template}.html", context), "text/html"
     )
     return message
 
