@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
 from accounts.models import Role, User
 from chat.dbthread import db_call, db_read
 from chat.frames import encode
@@ -188,10 +191,13 @@ class Presence:
 
     async def hub_event(self, event: dict[str, Any]) -> None:
         """A nudge from this process or another."""
-        pk, username, name, availability = event["admin"]
-        self.roster[pk] = Admin(username, name, availability)
-        if self._nudged_while_loading is not None:
-            self._nudged_while_loading[pk] = self.roster[pk]
+        if event.get("reload"):
+            self._roster_loaded_at = float("-inf")
+        else:
+            pk, username, name, availability = event["admin"]
+            self.roster[pk] = Admin(username, name, availability)
+            if self._nudged_while_loading is not None:
+                self._nudged_while_loading[pk] = self.roster[pk]
         self.changed()
 
     def changed(self) -> None:
@@ -261,6 +267,24 @@ class Presence:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
             self.changed()
+
+
+def account_changed(sender, *, token_id=None, **kwargs) -> None:
+    """Receiver of ``accounts.signals.sessions_ended``: an account was
+    deactivated, deleted, renamed or changed role (every session ended, not
+    one token's): every process reads the roster again, once committed."""
+    if token_id is None:
+        transaction.on_commit(_reload_everywhere)
+
+
+def _reload_everywhere() -> None:
+    try:
+        async_to_sync(hub.publish)(
+            PRESENCE_GROUP, {"type": NUDGE_EVENT, "reload": True}
+        )
+    except Exception:
+        # Each process reads the roster again within ROSTER_MAX_AGE_SECONDS.
+        logger.exception("could not ask for the team's roster to be read again")
 
 
 async def _tell(sockets: tuple[Listener, ...], text: str | None) -> None:

@@ -147,3 +147,22 @@ async def test_a_customer_s_handshake_costs_presence_no_query(
         assert all('"accounts_user"."username" =' in q["sql"] for q in queries)
         await socket.disconnect()
     await sop.disconnect()
+
+
+async def test_a_deactivated_admin_leaves_the_team_at_once(admin_user, other_admin):
+    sop, _ = await open_chat(admin_user)
+    try:
+        assert [m["user"] for m in (await sop.next_presence())["team"]] == [
+            "maria",
+            "soporte",
+        ]
+
+        def deactivate():
+            maria = User.objects.get(pk=other_admin.pk)
+            maria.is_active = False
+            maria.save()
+
+        await database_sync_to_async(deactivate)()
+        assert await sop.next_presence() == team(("soporte", "Soporte", "online"))
+    finally:
+        await sop.disconnect()
