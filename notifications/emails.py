@@ -5,13 +5,12 @@ Texts written by people (messages, names) are shown as the page shows them:
 escaped in HTML (Django's autoescaping), each in its own direction-isolated
 block, and bidirectional controls made visible ("[RLO]") instead of applied,
 so "factura_<RLO>gnp.exe" cannot read as "factura_exe.png" in a mail client.
-Headers take no such text except the recipient's name, which
-``formataddr`` encodes (a line break in it cannot start a header).
+Headers take no such text except the recipient's name, made safe as the
+verification email makes it (``accounts.email_verification.recipient``).
 """
 
 import re
 from dataclasses import dataclass
-from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -19,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from accounts.email_verification import recipient as email_recipient
 from accounts.models import User
 from chat.models import Message
 from notifications.links import absolute, unsubscribe_url
@@ -39,15 +39,6 @@ _BIDI_NAMES = {
     "\u2068": "FSI",
     "\u2069": "PDI",
 }
-
-
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
-def header_safe(text: str) -> str:
-    """``text`` for a header: control characters (line breaks above all) become
-    one space, so nothing in it can end the header and start another."""
-    return _CONTROLS.sub(" ", text).strip()
 
 
 def visible_controls(text: str) -> str:
@@ -86,7 +77,7 @@ def _email(
         subject=subject,
         body=render_to_string(f"notifications/email/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[formataddr((header_safe(recipient.name), recipient.email))],
+        to=[email_recipient(recipient)],
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

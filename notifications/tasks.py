@@ -74,12 +74,12 @@ def _deliver(notification: Notification) -> str:
         if open_anywhere_sync(notification.thread_id):
             recheck = min(CONNECTED_RECHECK_SECONDS, settings.NOTIFY_AFTER_SECONDS)
             return _retry_at(notification, recheck, "connected")
-        email = emails.unseen_replies(recipient, replies)
-    else:
-        email = emails.customer_waiting(
-            recipient, notification.thread, _unanswered(notification.thread_id)
-        )
-    return _send(notification, email)
+        return _send(notification, lambda: emails.unseen_replies(recipient, replies))
+    messages = _unanswered(notification.thread_id)
+    return _send(
+        notification,
+        lambda: emails.customer_waiting(recipient, notification.thread, messages),
+    )
 
 
 def _unseen_replies(thread_id: int) -> list[Message]:
@@ -108,9 +108,10 @@ def _unanswered(thread_id: int) -> list[Message]:
     return list(reversed(newest))
 
 
-def _send(notification: Notification, email) -> str:
+def _send(notification: Notification, compose) -> str:
+    """Send the email ``compose()`` makes, and record how that went."""
     try:
-        email.send()
+        compose().send()
     except smtplib.SMTPRecipientsRefused as err:
         codes = [code for code, _ in err.recipients.values()]
         if codes and min(codes) >= 500:

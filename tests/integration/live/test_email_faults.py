@@ -137,11 +137,19 @@ async def test_an_address_refused_for_good_is_not_tried_again(
     assert "550" in notification.last_error
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ana\r\nBcc: evil@example.net\r\nX-Injected: yes",
+        # An encoded word, which Python's address parser decodes even quoted.
+        "=?utf-8?q?Ana=0D=0ABcc:_evil@example.net?=",
+    ],
+)
 async def test_a_display_name_cannot_add_a_header_or_a_recipient(
-    mailbox, email_people, tmp_path
+    mailbox, email_people, tmp_path, name
 ):
     ana = email_people["ana"]
-    ana.display_name = "Ana\r\nBcc: evil@example.net\r\nX-Injected: yes"
+    ana.display_name = name
     await database_sync_to_async(ana.save)()
     env = email_env(mailbox)
     with (
