@@ -26,7 +26,7 @@ run: $(VENV)/.runtime  ## serve http://127.0.0.1:8000 (or PORT=...) with SQLite 
 	$(DEV) $(PY) manage.py purge_revoked_tokens
 	@# The email worker runs beside the server and stops with it (emails go
 	@# to this console unless EMAIL_URL is set).
-	$(DEV) $(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(DEV) $(PY) manage.py email_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(DEV) $(PY) manage.py runserver $(HOST):$(PORT)
 

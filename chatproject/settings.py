@@ -82,7 +82,8 @@ INSTALLED_APPS = [
 ]
 
 # Background work (email notifications) is stored in the database and run by
-# `manage.py db_worker`: it survives restarts, and with several workers each
+# `manage.py email_worker` (django-tasks-db's db_worker): it survives
+# restarts, and with several workers each
 # task is claimed by one.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 

@@ -1,4 +1,4 @@
-"""Sending one notification: the task the worker runs (``manage.py db_worker``).
+"""Sending one notification: the task the worker runs (``manage.py email_worker``).
 
 Exactly once: the task locks its notification's row and sends only while it
 is pending, then marks it sent in the same transaction; a second task for

@@ -1,4 +1,4 @@
-"""The cluster's email worker: `manage.py db_worker`, one process beside the
+"""The cluster's email worker: `manage.py email_worker`, one process beside the
 daphnes (a second one would be safe: each task is claimed once)."""
 
 import subprocess
@@ -22,7 +22,7 @@ class Worker(Part):
         self.log = cluster.folder / "worker.log"
 
     def marker(self) -> str:
-        return "manage.py db_worker"
+        return "manage.py email_worker"
 
     def require_free_port(self) -> None:
         """It listens on no port."""
@@ -30,7 +30,7 @@ class Worker(Part):
     def start(self) -> None:
         with self.log.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "db_worker", "--no-reload"],
+                [sys.executable, "manage.py", "email_worker", "--no-reload"],
                 cwd=ROOT, env=self.cluster.process_env(), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Email notifications on a live site: a daphne, `db_worker` processes and a
+"""Email notifications on a live site: a daphne, `email_worker` processes and a
 real SMTP server (aiosmtpd, tests/mailbox.py), all on the test database."""
 
 import subprocess
@@ -40,13 +40,13 @@ def email_env(mailbox: Mailbox, site_url: str = "http://chat.example") -> dict:
 
 @contextmanager
 def running_worker(env: dict, log_path: Path) -> Iterator[subprocess.Popen]:
-    """`manage.py db_worker`, as `make run` starts it, polling often."""
+    """`manage.py email_worker`, as `make run` starts it, polling often."""
     with open(log_path, "ab") as log:
         worker = subprocess.Popen(
             [
                 sys.executable,
                 "manage.py",
-                "db_worker",
+                "email_worker",
                 "--interval",
                 "0.2",
                 "--no-startup-delay",

@@ -4,9 +4,13 @@ while or refusing the address for good, and a display name that tries to
 add a header. Each time: exactly one email, or none, and never a crash."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import User
 from notifications.models import Notification
@@ -179,3 +183,27 @@ async def _metric_within(server, name: str, seconds: float) -> float:
         if value > 0 or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.2)
+
+
+async def test_a_task_left_running_by_a_killed_worker_is_sent_by_the_next_one(
+    mailbox, email_people, tmp_path
+):
+    env = email_env(mailbox)
+    with running_daphne("memory", None, tmp_path / "daphne.log", **env) as server:
+        await exchange(server, email_people, "Respuesta")
+    # What a worker killed while sending leaves: its task claimed and
+    # RUNNING, long ago, and the notification still pending.
+    await database_sync_to_async(_leave_running)(minutes=20)
+    with running_worker(daphne_env("memory", None, **env), tmp_path / "worker.log"):
+        (email,) = await asyncio.to_thread(mailbox.wait_for, 1, "ana@example.com", 20)
+        await asyncio.sleep(NOTHING_MORE_SECONDS)
+    assert len(mailbox.messages) == 1 and "Respuesta" in text_of(email)
+    assert await database_sync_to_async(states)() == [("reply", "ana", "sent", False)]
+
+
+def _leave_running(*, minutes: int) -> None:
+    started = timezone.now() - timedelta(minutes=minutes)
+    updated = DBTaskResult.objects.update(
+        status=TaskResultStatus.RUNNING, started_at=started, worker_ids=["killed"]
+    )
+    assert updated == 1

@@ -1,4 +1,4 @@
-"""Email notifications end to end: a real server process, real `db_worker`
+"""Email notifications end to end: a real server process, real `email_worker`
 processes and a real SMTP server (aiosmtpd). Replies left unseen reach the
 customer once, in their language; reading first cancels; the team hears of
 a customer who writes while nobody is online; unsubscribing takes one
