@@ -195,6 +195,11 @@ class Presence:
             self._roster_loaded_at = float("-inf")
         else:
             pk, username, name, availability = event["admin"]
+            # A name is one account's at a time: another entry of this name
+            # is an account gone since the roster was read.
+            for other in [k for k, a in self.roster.items() if a.username == username]:
+                if other != pk:
+                    del self.roster[other]
             self.roster[pk] = Admin(username, name, availability)
             if self._nudged_while_loading is not None:
                 self._nudged_while_loading[pk] = self.roster[pk]
