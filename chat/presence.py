@@ -18,16 +18,16 @@ admins is read once per process per ``ROSTER_MAX_AGE_SECONDS``.
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
-from accounts.models import Role, User
+from accounts.models import User
 from chat.dbthread import db_call, db_read
 from chat.frames import encode
 from chat.hub import hub
+from chat.roster import Admin, active_admins, availability_store
 from chat.socket_counts import socket_counts
 
 logger = logging.getLogger(__name__)
@@ -48,28 +48,6 @@ class Listener(Protocol):
     user: User
 
     async def presence_signal(self, text: str) -> None: ...
-
-
-@dataclass
-class Admin:
-    username: str
-    name: str
-    availability: str
-
-
-def active_admins() -> dict[int, Admin]:
-    """Every active admin, by id: the team as presence lists it."""
-    rows = User.objects.filter(role=Role.ADMIN, is_active=True).values_list(
-        "id", "username", "display_name", "availability"
-    )
-    return {
-        pk: Admin(username, display_name or username, availability)
-        for pk, username, display_name, availability in rows
-    }
-
-
-def availability_store(user_id: int, status: str) -> None:
-    User.objects.filter(pk=user_id).update(availability=status)
 
 
 def team_status_of(team: list[dict[str, str]]) -> str:

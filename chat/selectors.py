@@ -149,6 +149,16 @@ def read_mark(thread_id: int, *, customer: bool) -> int | None:
     return marks.aggregate(mark=Max("last_read_id"))["mark"]
 
 
+def last_team_reply_id(thread_id: int) -> int | None:
+    """The id of the team's newest reply in the thread (notes aside), or None."""
+    return (
+        Message.objects.filter(thread_id=thread_id, sender_role=Role.ADMIN, note=False)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 def canned_reply_list() -> list[dict[str, str]]:
     """Every canned reply as ``{"shortcut", "text"}``, by shortcut."""
     return list(CannedReply.objects.order_by("shortcut").values("shortcut", "text"))

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User, is_admin_role
 from chat.dbthread import db_call
-from chat.models import Message
+from chat.selectors import last_team_reply_id
 from notifications.models import Notification
 from notifications.tasks import send_notification
 
@@ -153,12 +153,7 @@ def customer_read(thread_id: int, up_to: int) -> None:
     open_ones = Notification.objects.filter(
         kind=Kind.REPLY, thread_id=thread_id, closed=False
     )
-    last_reply = (
-        Message.objects.filter(thread_id=thread_id, sender_role=Role.ADMIN, note=False)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    )
+    last_reply = last_team_reply_id(thread_id)
     if last_reply is None or up_to >= last_reply:
         open_ones.update(**_CLOSE)
     else:

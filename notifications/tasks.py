@@ -20,6 +20,7 @@ from django_tasks import task
 
 from accounts.models import Role, User
 from chat.models import Message, ReadState
+from chat.selectors import last_team_reply_id
 from chat.socket_counts import open_anywhere_sync
 from notifications import emails
 from notifications.models import Notification
@@ -96,12 +97,7 @@ def _unseen_replies(thread_id: int) -> list[Message]:
 
 def _unanswered(thread_id: int) -> list[Message]:
     """The customer's messages since the team's last reply (the last five)."""
-    last_reply = (
-        Message.objects.filter(thread_id=thread_id, sender_role=Role.ADMIN, note=False)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-    ) or 0
+    last_reply = last_team_reply_id(thread_id) or 0
     newest = Message.objects.filter(
         thread_id=thread_id, sender_id=thread_id, id__gt=last_reply
     ).order_by("-id")[:MESSAGES_SHOWN]
