@@ -11,12 +11,11 @@ import time
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db.models import Max
 from django.db.models.functions import Greatest
 from django.utils.translation import gettext as _
 
-from accounts.models import Role, User
-from chat import metrics, store
+from accounts.models import User
+from chat import metrics, selectors, store
 from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
@@ -237,13 +236,8 @@ def thread_mark_read(*, reader: User, thread: Any, up_to: int) -> dict[str, Any]
         raise ChatError(
             "unknown_user", _("There is no user named %(name)s.") % {"name": thread}
         )
-    marks = ReadState.objects.filter(thread_id=owner_id)
-    marks = (
-        marks.filter(reader__role=Role.ADMIN)
-        if reader.is_support_admin
-        else marks.filter(reader=reader)
-    )
-    before = marks.aggregate(mark=Max("last_read_id"))["mark"] or 0
+    # Users read only their own thread: their mark is the customer's.
+    before = selectors.read_mark(owner_id, customer=not reader.is_support_admin) or 0
     updated = ReadState.objects.filter(reader=reader, thread_id=owner_id).update(
         last_read_id=Greatest("last_read_id", up_to)
     )
