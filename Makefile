@@ -43,12 +43,12 @@ demo-accounts: $(VENV)/.runtime  ## new passwords for the demo accounts, printed
 POSTGRES_TESTS = $(PY) scripts/with_postgres.py -- scripts/run-tests.sh $(PY) -m postgres -p no:cacheprovider
 
 test: $(VENV)/.dev  ## install what the tests need, then run them all (PostgreSQL-marked ones twice)
-	scripts/install-system-packages.sh redis-server chromium postgresql
+	scripts/install-system-packages.sh redis-server chromium postgresql mariadb-server
 	scripts/run-tests.sh $(PY) $(ARGS)
 	$(POSTGRES_TESTS)
 
 test-postgres: $(VENV)/.dev  ## only the tests marked `postgres`, on a private PostgreSQL server
-	scripts/install-system-packages.sh postgresql
+	scripts/install-system-packages.sh postgresql mariadb-server
 	$(POSTGRES_TESTS) $(ARGS)
 
 smoke: $(VENV)/.dev  ## `make run` in a fresh clone serves the login page; the demo admin signs in

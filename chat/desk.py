@@ -176,10 +176,24 @@ def threads_update(
             states[message.thread_id], message_id, message
         )
         newest_frame[message.thread_id] = frame
-    statements = _statements()
+    states_write(
+        cursor, before, {thread_id: states[thread_id] for thread_id in newest_frame}
+    )
+    return {
+        thread_id: _conversation(cursor, states[thread_id], newest_frame[thread_id])
+        for thread_id in newest_frame
+        if announced_change(before[thread_id], states[thread_id])
+    }
+
+
+def states_write(
+    cursor, before: dict[int, ThreadState], after: dict[int, ThreadState]
+) -> None:
+    """Write each thread of ``after`` whose state differs from ``before``'s,
+    one UPDATE per set of changed columns."""
     by_columns: dict[tuple[str, ...], list[tuple]] = {}
-    for thread_id in newest_frame:
-        old, new = before[thread_id], states[thread_id]
+    for thread_id, new in after.items():
+        old = before[thread_id]
         changed = tuple(
             column
             for column in _STATE_COLUMNS
@@ -188,13 +202,9 @@ def threads_update(
         if changed:
             values = tuple(getattr(new, column) for column in changed)
             by_columns.setdefault(changed, []).append((*values, thread_id))
+    statements = _statements()
     for columns, rows in by_columns.items():
         cursor.executemany(statements.update(columns), rows)
-    return {
-        thread_id: _conversation(cursor, states[thread_id], newest_frame[thread_id])
-        for thread_id in newest_frame
-        if announced_change(before[thread_id], states[thread_id])
-    }
 
 
 def _conversation(cursor, state: ThreadState, last_message: dict[str, Any]):

@@ -75,10 +75,10 @@ class _Statements:
         )
         self._insert = (
             f"INSERT INTO {messages} "  # noqa: S608 (names from the models)
-            f"({', '.join(q(column) for column in _MESSAGE_COLUMNS)}) VALUES "
+            f"({', '.join(q(column) for column in MESSAGE_COLUMNS)}) VALUES "
         )
         self._returning = f" RETURNING {q('id')}"
-        self._row = "(" + ", ".join(["%s"] * len(_MESSAGE_COLUMNS)) + ")"
+        self._row = "(" + ", ".join(["%s"] * len(MESSAGE_COLUMNS)) + ")"
 
     @functools.cache  # noqa: B019 (one instance, kept for the process)
     def recipients(self, count: int) -> str:
@@ -129,7 +129,8 @@ def _thread_of(draft: Draft, recipients: dict[str, tuple[int, str]]) -> tuple[in
     return recipient_id, draft.to
 
 
-_MESSAGE_COLUMNS = (
+# The order of a row's values for insert_messages.
+MESSAGE_COLUMNS = (
     "thread_id",
     "sender_id",
     "sender_name",
@@ -141,7 +142,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _insert_messages(cursor, rows: list[tuple]) -> list[int]:
+def insert_messages(cursor, rows: list[tuple]) -> list[int]:
     """One multi-row INSERT ... RETURNING for a batch; the new ids in row order.
 
     Raw SQL because the ORM's bulk_create spent more time compiling the
@@ -193,7 +194,7 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[StoredMessage | ChatErr
     # Threads first: their locks order concurrent batches of one thread, so
     # ids and the desk's rules follow the same order.
     states = desk.threads_lock(cursor, [row[0] for row in rows])
-    ids = iter(_insert_messages(cursor, rows))
+    ids = iter(insert_messages(cursor, rows))
     posted = []
     written: list[tuple[int, dict[str, Any]] | ChatError] = []
     for outcome in outcomes:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "notifications.apps.NotificationsConfig",
+    "legacy.apps.LegacyConfig",
 ]
 
 # Background work (email notifications) is stored in the database and run by
@@ -208,6 +209,17 @@ CHANNEL_LAYERS = channel_layers(
 )
 
 AUTH_USER_MODEL = "accounts.User"
+# Django's default list plus bcrypt, last: accounts imported from the original
+# app keep its bcryptjs hashes ("bcrypt$$2a$08$..."), and a first sign-in
+# rewrites each with the first hasher.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation."

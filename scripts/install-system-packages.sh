@@ -3,7 +3,7 @@
 # Usage: install-system-packages.sh PACKAGE...   (the command of each is checked)
 set -euo pipefail
 # nginx by its path: /usr/sbin is not on a normal user's PATH.
-declare -A command_of=([redis-server]=redis-server [chromium]=chromium [postgresql]=pg_ctlcluster [nginx]=/usr/sbin/nginx)
+declare -A command_of=([redis-server]=redis-server [chromium]=chromium [postgresql]=pg_ctlcluster [nginx]=/usr/sbin/nginx [mariadb-server]=/usr/sbin/mariadbd)
 missing=()
 for package in "$@"; do
   command -v "${command_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")

@@ -1,0 +1,130 @@
+"""The original's ``mensajes`` as messages in support threads.
+
+A row between a customer and the team lands in the customer's thread; the
+original also let anyone write to anyone, and those rows have no thread
+here: they are skipped and counted. Each batch of rows is stored with the
+keys of the rows it came from in one transaction, so a run that stops half
+way leaves whole batches, and the next run goes on from there.
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from accounts.models import Role
+from chat.store import MESSAGE_COLUMNS, insert_messages
+from legacy.accounts import TEAM, Directory, Person
+from legacy.models import ImportedMessage
+from legacy.report import Report
+from legacy.source import Row
+
+# Rows per INSERT: eight values each, within SQLite's 32,766 parameters.
+STATEMENT_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A row with its thread: ``(thread id, sender)``."""
+
+    row: Row
+    thread_id: int
+    sender: Person
+
+
+def place(row: Row, directory: Directory, report: Report) -> Placed | None:
+    """The thread ``row`` goes into, or None (counted in ``report``)."""
+    sample = f"{row.sender!s} -> {row.recipient!s}"
+    people = directory.people
+    sender = people.get(row.sender)
+    recipient = people.get(row.recipient)
+    reason = None
+    if sender is None:
+        reason = "sender: " + directory.why_not(row.sender)
+    elif sender.admin:
+        if row.recipient == TEAM or (recipient is not None and recipient.admin):
+            reason = "between two admins"
+        elif recipient is None:
+            reason = "recipient: " + directory.why_not(row.recipient)
+    elif row.recipient != TEAM and (recipient is None or not recipient.admin):
+        reason = (
+            "between two users"
+            if recipient is not None
+            else "recipient: " + directory.why_not(row.recipient)
+        )
+    if reason is None:
+        if not row.text or not row.text.strip():
+            reason = "empty message"
+        elif "\x00" in row.text:
+            reason = "holds a NUL character, which the database cannot store"
+        elif row.sent_at is None:
+            reason = "fecha is not a date"
+    if reason is not None:
+        report.messages_skipped.add(reason, sample)
+        return None
+    thread = recipient if sender.admin else sender
+    return Placed(row, thread.user_id, sender)
+
+
+def import_batch(
+    rows: list[Row], directory: Directory, report: Report, *, dry_run: bool
+) -> None:
+    """Import one batch of rows: those not imported before, in their order."""
+    placed = [found for row in rows if (found := place(row, directory, report))]
+    if not placed:
+        return
+    with transaction.atomic():
+        done = _imported_keys([item.row.key for item in placed])
+        report.messages_existing += len(done)
+        fresh = [item for item in placed if item.row.key not in done]
+        for item in fresh:
+            report.message_roles[Role.ADMIN if item.sender.admin else Role.USER] += 1
+        report.messages_imported += len(fresh)
+        if dry_run or not fresh:
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            for start in range(0, len(fresh), STATEMENT_ROWS):
+                chunk = fresh[start : start + STATEMENT_ROWS]
+                ids = insert_messages(
+                    cursor,
+                    [_values(item, adapt(item.row.sent_at)) for item in chunk],
+                )
+                _remember(cursor, [item.row.key for item in chunk], ids)
+
+
+def _values(item: Placed, sent_at) -> tuple:
+    sender = item.sender
+    values = {
+        "thread_id": item.thread_id,
+        "sender_id": sender.user_id,
+        "sender_name": sender.name,
+        "sender_role": Role.ADMIN if sender.admin else Role.USER,
+        "text": item.row.text,
+        "client_id": None,
+        "created_at": sent_at,
+        "note": False,
+    }
+    return tuple(values[column] for column in MESSAGE_COLUMNS)
+
+
+def _imported_keys(keys: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(keys), STATEMENT_ROWS):
+        found.update(
+            ImportedMessage.objects.filter(
+                key__in=keys[start : start + STATEMENT_ROWS]
+            ).values_list("key", flat=True)
+        )
+    return found
+
+
+def _remember(cursor, keys: list[str], ids: list[int]) -> None:
+    # Ids come back sorted, and rows are numbered in the order they were
+    # listed: the n-th key is the n-th id.
+    q = connection.ops.quote_name
+    cursor.execute(
+        f"INSERT INTO {q(ImportedMessage._meta.db_table)} "  # noqa: S608 (names from the model)
+        f"({q('key')}, {q('message_id')}) VALUES "
+        + ", ".join(["(%s, %s)"] * len(keys)),
+        [value for pair in zip(keys, ids, strict=True) for value in pair],
+    )
