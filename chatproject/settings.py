@@ -209,16 +209,16 @@ CHANNEL_LAYERS = channel_layers(
 )
 
 AUTH_USER_MODEL = "accounts.User"
-# Django's default list plus bcrypt, last: accounts imported from the original
-# app keep its bcryptjs hashes ("bcrypt$$2a$08$..."), and a first sign-in
-# rewrites each with the first hasher.
+# Django's default list, then bcrypt as the original app checked it: accounts
+# imported from it keep its bcryptjs hashes ("bcrypt$$2a$08$..."), and a first
+# sign-in rewrites each with the first hasher.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "accounts.hashers.OriginalBCryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {

@@ -46,6 +46,8 @@ class Directory:
 
     people: dict[str, Person]
     absent: dict[str | None, str]
+    # The original's `rol = 'admin'` rows, whatever they became here.
+    admin_rows: frozenset[str] = frozenset()
 
     def why_not(self, username: str | None) -> str:
         return self.absent.get(username, "not in usuarios")
@@ -163,7 +165,9 @@ def import_accounts(
             people[user.username] = Person(0, user.is_support_admin, user.name)
     absent = {name: "account deleted here since it was imported" for name in imported}
     absent.update(skipped)
-    return Directory(people, absent)
+    return Directory(
+        people, absent, frozenset(row.username for row in rows if row.role == TEAM)
+    )
 
 
 def _account_of(row: Account, admin: bool, joined: datetime, report: Report) -> User:

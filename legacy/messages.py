@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from accounts.models import Role
-from chat.store import MESSAGE_COLUMNS, insert_messages
+from chat.models import Message
+from chat.store import MESSAGE_COLUMNS
+from legacy import bulk
 from legacy.accounts import TEAM, Directory, Person
 from legacy.models import ImportedMessage
 from legacy.report import Report
 from legacy.source import Row
-
-# Rows per INSERT: eight values each, within SQLite's 32,766 parameters.
-STATEMENT_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,10 @@ def place(row: Row, directory: Directory, report: Report) -> Placed | None:
             reason = "between two admins"
         elif recipient is None:
             reason = "recipient: " + directory.why_not(row.recipient)
+    elif row.recipient == TEAM and row.sender in directory.admin_rows:
+        # The original sent an admin's message to 'admin' to that one
+        # account, not to the team: chatter of an admin not imported as one.
+        reason = "from an admin row not imported as an admin, to 'admin'"
     elif row.recipient != TEAM and (recipient is None or not recipient.admin):
         reason = (
             "between two users"
@@ -72,8 +75,10 @@ def import_batch(
     placed = [found for row in rows if (found := place(row, directory, report))]
     if not placed:
         return
-    with transaction.atomic():
-        done = _imported_keys([item.row.key for item in placed])
+    with transaction.atomic(), connection.cursor() as cursor:
+        done = bulk.present(
+            cursor, ImportedMessage, "key", [item.row.key for item in placed]
+        )
         report.messages_existing += len(done)
         fresh = [item for item in placed if item.row.key not in done]
         for item in fresh:
@@ -82,14 +87,25 @@ def import_batch(
         if dry_run or not fresh:
             return
         adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cursor:
-            for start in range(0, len(fresh), STATEMENT_ROWS):
-                chunk = fresh[start : start + STATEMENT_ROWS]
-                ids = insert_messages(
-                    cursor,
-                    [_values(item, adapt(item.row.sent_at)) for item in chunk],
-                )
-                _remember(cursor, [item.row.key for item in chunk], ids)
+        returned = bulk.insert(
+            cursor,
+            Message,
+            MESSAGE_COLUMNS,
+            [_values(item, adapt(item.row.sent_at)) for item in fresh],
+            suffix=" RETURNING id",
+        )
+        # Rows are numbered in the order they are listed: the n-th key is
+        # the n-th id.
+        ids = sorted(message_id for (message_id,) in returned)
+        bulk.insert(
+            cursor,
+            ImportedMessage,
+            ("key", "message_id"),
+            [
+                (item.row.key, message_id)
+                for item, message_id in zip(fresh, ids, strict=True)
+            ],
+        )
 
 
 def _values(item: Placed, sent_at) -> tuple:
@@ -105,26 +121,3 @@ def _values(item: Placed, sent_at) -> tuple:
         "note": False,
     }
     return tuple(values[column] for column in MESSAGE_COLUMNS)
-
-
-def _imported_keys(keys: list[str]) -> set[str]:
-    found = set()
-    for start in range(0, len(keys), STATEMENT_ROWS):
-        found.update(
-            ImportedMessage.objects.filter(
-                key__in=keys[start : start + STATEMENT_ROWS]
-            ).values_list("key", flat=True)
-        )
-    return found
-
-
-def _remember(cursor, keys: list[str], ids: list[int]) -> None:
-    # Ids come back sorted, and rows are numbered in the order they were
-    # listed: the n-th key is the n-th id.
-    q = connection.ops.quote_name
-    cursor.execute(
-        f"INSERT INTO {q(ImportedMessage._meta.db_table)} "  # noqa: S608 (names from the model)
-        f"({q('key')}, {q('message_id')}) VALUES "
-        + ", ".join(["(%s, %s)"] * len(keys)),
-        [value for pair in zip(keys, ids, strict=True) for value in pair],
-    )

@@ -58,14 +58,13 @@ class Report:
     seconds: float = 0.0
 
     def text(self) -> str:
-        verb = "would be " if self.dry_run else ""
         lines = [f"Import from {self.source}"]
         if self.dry_run:
             lines.append(
                 "Dry run: nothing was changed; the counts are what a run would do."
             )
         lines.append(
-            f"Accounts: {self.accounts_created} {verb}created, "
+            f"Accounts: {self.accounts_created} created, "
             f"{self.accounts_existing} already imported, "
             f"{self.accounts_skipped.total} skipped"
         )
@@ -75,7 +74,7 @@ class Report:
             lines.append(f"  rows with rol 'admin': {len(self.admin_rows)}")
             lines += [f"    {name}: {outcome}" for name, outcome in self.admin_rows]
         lines.append(
-            f"Messages: {self.messages_imported} {verb}imported, "
+            f"Messages: {self.messages_imported} imported, "
             f"{self.messages_existing} already imported, "
             f"{self.messages_skipped.total} skipped"
         )

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from accounts.models import Role, User
 from chat import desk
 from chat.models import Message, ReadState, Thread
+from legacy import bulk
 
 CHUNK = 1000
 
@@ -38,9 +39,8 @@ def stale_threads() -> list[int]:
 def bring_up_to_date(
     thread_ids: list[int], progress: Callable[[int], None] = lambda n: None
 ) -> int:
-    """Replay the messages each thread's state has not seen yet; mark them
-    read for the thread's customer and for every active admin. Returns the
-    number of threads written."""
+    """Replay the messages each thread's state has not seen yet, and mark them
+    read (``_mark_read``). Returns the number of threads written."""
     readers = list(
         User.objects.filter(role=Role.ADMIN, is_active=True).values_list(
             "pk", flat=True
@@ -52,15 +52,7 @@ def bring_up_to_date(
             states = desk.threads_lock(cursor, chunk)
             after = _replayed(cursor, states)
             desk.states_write(cursor, states, after)
-            _mark_read(
-                cursor,
-                [
-                    (reader, thread_id, state.last_message_id)
-                    for thread_id, state in after.items()
-                    if state.last_message_id != states[thread_id].last_message_id
-                    for reader in (thread_id, *readers)
-                ],
-            )
+            _mark_read(cursor, states, after, readers)
         progress(len(chunk))
     return len(thread_ids)
 
@@ -99,15 +91,40 @@ def _replayed(
     return after
 
 
-def _mark_read(cursor, marks: list[tuple[int, int, int]]) -> None:
+def _mark_read(
+    cursor,
+    before: dict[int, desk.ThreadState],
+    after: dict[int, desk.ThreadState],
+    admins: list[int],
+) -> None:
+    """Imported messages count as read: by everyone in a thread that had none
+    before; in a thread that had messages, by each reader who had read them
+    all (a reader with unread messages written here keeps them unread)."""
+    new_threads, grown = [], []
+    for thread_id, state in after.items():
+        earlier = before[thread_id].last_message_id
+        if state.last_message_id == earlier:
+            continue
+        if earlier is None:
+            new_threads += [
+                (reader, thread_id, state.last_message_id)
+                for reader in (thread_id, *admins)
+            ]
+        else:
+            grown.append((state.last_message_id, thread_id, earlier))
     table = connection.ops.quote_name(ReadState._meta.db_table)
     higher = "MAX" if connection.vendor == "sqlite" else "GREATEST"
-    for start in range(0, len(marks), CHUNK):
-        chunk = marks[start : start + CHUNK]
-        cursor.execute(
-            f"INSERT INTO {table} (reader_id, thread_id, last_read_id) VALUES "  # noqa: S608 (names from the model)
-            + ", ".join(["(%s, %s, %s)"] * len(chunk))
-            + f" ON CONFLICT (reader_id, thread_id) DO UPDATE SET last_read_id = "
-            f"{higher}({table}.last_read_id, excluded.last_read_id)",
-            [value for mark in chunk for value in mark],
+    bulk.insert(
+        cursor,
+        ReadState,
+        ("reader_id", "thread_id", "last_read_id"),
+        new_threads,
+        suffix=" ON CONFLICT (reader_id, thread_id) DO UPDATE SET last_read_id = "
+        f"{higher}({table}.last_read_id, excluded.last_read_id)",
+    )
+    if grown:
+        cursor.executemany(
+            f"UPDATE {table} SET last_read_id = %s "  # noqa: S608 (names from the model)
+            f"WHERE thread_id = %s AND last_read_id >= %s",
+            grown,
         )

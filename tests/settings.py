@@ -26,7 +26,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # bcrypt stays, for the accounts imported from the original app.
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
+    "accounts.hashers.OriginalBCryptPasswordHasher",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

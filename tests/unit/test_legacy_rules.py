@@ -209,7 +209,7 @@ def test_the_report_gives_counts_reasons_and_samples():
     report.admin_rows.append(("mallory", "user (not named in --admins)"))
     text = report.text()
     assert "Dry run" in text
-    assert "Accounts: 3 would be created, 0 already imported, 6 skipped" in text
+    assert "Accounts: 3 created, 0 already imported, 6 skipped" in text
     assert "bad name: 6 ('a b', 'c d', 'e f', 'g h', 'i j', …)" in text
     assert "mallory: user (not named in --admins)" in text
-    assert "Messages: 0 would be imported, 0 already imported, 0 skipped" in text
+    assert "Messages: 0 imported, 0 already imported, 0 skipped" in text

@@ -44,10 +44,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--admins",
-            default="",
             metavar="A,B,C",
-            help="The rol 'admin' rows to import as admins. Other 'admin' rows "
-            "become users: the original let anyone register as admin.",
+            help="The rol 'admin' rows to import as admins (--admins '' for "
+            "none). Other 'admin' rows become users: the original let anyone "
+            "register as admin. Required when there are 'admin' rows.",
         )
         parser.add_argument(
             "--trust-admin-role",
@@ -79,8 +79,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
-        admins = [name.strip() for name in options["admins"].split(",") if name.strip()]
-        if admins and options["trust_admin_role"]:
+        admins = options["admins"]
+        if admins is not None:
+            admins = [name.strip() for name in admins.split(",") if name.strip()]
+        if admins is not None and options["trust_admin_role"]:
             raise CommandError("Give --admins or --trust-admin-role, not both.")
         try:
             location = (
@@ -101,14 +103,20 @@ class Command(BaseCommand):
             source=str(source.location), dry_run=dry_run, zone=source.zone_name
         )
         rows = source.accounts()
-        chosen = accounts.admin_choice(rows, admins, options["trust_admin_role"])
-        if not admins and not options["trust_admin_role"]:
-            if any(row.role == accounts.TEAM for row in rows):
-                self.stderr.write(
-                    "Rows with rol 'admin' become users: the original let anyone "
-                    "register as admin. Name the real team with --admins a,b,c."
-                )
-        elif options["trust_admin_role"]:
+        admin_rows = sorted(row.username for row in rows if row.role == accounts.TEAM)
+        if admins is None and not options["trust_admin_role"] and admin_rows:
+            shown = ", ".join(admin_rows[:10]) + (", …" if len(admin_rows) > 10 else "")
+            message = (
+                f"usuarios has {len(admin_rows)} rows with rol 'admin' ({shown}), "
+                "and the original let anyone register as admin: name the real "
+                "team with --admins a,b,c (--admins '' for none), or give "
+                "--trust-admin-role."
+            )
+            if not dry_run:
+                raise CommandError(message)
+            self.stderr.write(message + " This dry run takes them as users.")
+        chosen = accounts.admin_choice(rows, admins or [], options["trust_admin_role"])
+        if options["trust_admin_role"]:
             self.stderr.write(
                 "--trust-admin-role: every rol 'admin' row becomes an admin, "
                 "including any that registered themselves as one."
