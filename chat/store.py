@@ -142,7 +142,7 @@ MESSAGE_COLUMNS = (
 )
 
 
-def insert_messages(cursor, rows: list[tuple]) -> list[int]:
+def _insert_messages(cursor, rows: list[tuple]) -> list[int]:
     """One multi-row INSERT ... RETURNING for a batch; the new ids in row order.
 
     Raw SQL because the ORM's bulk_create spent more time compiling the
@@ -194,7 +194,7 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[StoredMessage | ChatErr
     # Threads first: their locks order concurrent batches of one thread, so
     # ids and the desk's rules follow the same order.
     states = desk.threads_lock(cursor, [row[0] for row in rows])
-    ids = iter(insert_messages(cursor, rows))
+    ids = iter(_insert_messages(cursor, rows))
     posted = []
     written: list[tuple[int, dict[str, Any]] | ChatError] = []
     for outcome in outcomes:
