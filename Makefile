@@ -43,12 +43,12 @@ demo-accounts: $(VENV)/.runtime  ## new passwords for the demo accounts, printed
 POSTGRES_TESTS = $(PY) scripts/with_postgres.py -- scripts/run-tests.sh $(PY) -m postgres -p no:cacheprovider
 
 test: $(VENV)/.dev  ## install what the tests need, then run them all (PostgreSQL-marked ones twice)
-	scripts/install-system-packages.sh redis-server chromium postgresql mariadb-server
+	scripts/install-system-packages.sh redis-server chromium postgresql mariadb-server npm
 	scripts/run-tests.sh $(PY) $(ARGS)
 	$(POSTGRES_TESTS)
 
 test-postgres: $(VENV)/.dev  ## only the tests marked `postgres`, on a private PostgreSQL server
-	scripts/install-system-packages.sh postgresql mariadb-server
+	scripts/install-system-packages.sh postgresql mariadb-server npm
 	$(POSTGRES_TESTS) $(ARGS)
 
 smoke: $(VENV)/.dev  ## `make run` in a fresh clone serves the login page; the demo admin signs in
@@ -75,7 +75,7 @@ test-cluster: $(VENV)/.dev  ## two daphnes + Redis + PostgreSQL + nginx: cross-p
 	scripts/install-system-packages.sh $(CLUSTER_PACKAGES)
 	scripts/run-tests.sh $(PY) -m cluster tests/cluster $(ARGS)
 
-.PHONY: bench
+.PHONY: bench bench-import
 comma := ,
 $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
@@ -88,6 +88,12 @@ $(VENV)/.bench: $(VENV)/.dev bench/requirements.txt
 bench: $(VENV)/.bench  ## speed and memory on one core; COMPARE=original runs the Node original too
 	$(if $(filter postgres,$(subst $(comma), ,$(DATABASE))),scripts/install-system-packages.sh postgresql)
 	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE)) $(if $(SCENARIOS),--scenarios $(SCENARIOS)) $(if $(SERVER),--server $(SERVER)) $(if $(DATABASE),--database $(DATABASE)) $(BENCH_ARGS)
+
+# make bench-import [DATABASE=sqlite|postgres|sqlite,postgres] [BENCH_ARGS="--accounts 1000 --messages 10000"]
+# A private MariaDB server holds the original's tables (filled first, not timed).
+bench-import: $(VENV)/.bench  ## manage.py import_original: 100,000 accounts, 1,000,000 messages from MariaDB, < 5 min each
+	scripts/install-system-packages.sh mariadb-server postgresql
+	$(PY) -m bench.import_original $(if $(DATABASE),--database $(DATABASE)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var
