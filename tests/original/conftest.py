@@ -1,7 +1,9 @@
 """Fixtures of the import tests (issue 16): one private MariaDB for the whole
 session, the original's passwords hashed once by the real bcryptjs, and for
 each test a fresh original database, once with ``mensajes.id`` and once
-without; ``run_import`` runs ``manage.py import_original`` against it.
+without; ``run_import`` runs ``manage.py import_original`` against it;
+``shop`` fills it with the shop's accounts and messages, and ``team_client``
+signs in as one of its admins once imported.
 """
 
 from collections.abc import Callable, Iterator
@@ -11,9 +13,11 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from accounts.models import User
 from tests.original.bcryptjs import bcryptjs_hashes
 from tests.original.mariadb import MariaDB, running_mariadb
 from tests.original.original_db import OLD_PASSWORDS, OriginalDatabase, Schema
+from tests.original.shop import fill_shop
 
 MARIADBD = Path("/usr/sbin/mariadbd")
 
@@ -65,3 +69,18 @@ def run_import(original) -> Callable[..., str]:
         return stdout.getvalue()
 
     return run
+
+
+@pytest.fixture
+def shop(original) -> dict:
+    return fill_shop(original)
+
+
+@pytest.fixture
+def team_client(client_for):
+    """A signed-in client of an imported admin, by username."""
+
+    def make(username: str):
+        return client_for(User.objects.get(username=username))
+
+    return make
