@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from chatproject.env import env_bool, env_int, env_list, env_str
 from chatproject.layers import REDIS_LAYER_BACKENDS, channel_layers
 from chatproject.mail import email_settings
+from chatproject.passwords import AUTH_PASSWORD_VALIDATORS, PASSWORD_HASHERS  # noqa: F401 (settings)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -209,29 +210,6 @@ CHANNEL_LAYERS = channel_layers(
 )
 
 AUTH_USER_MODEL = "accounts.User"
-# Django's default list, then bcrypt as the original app checked it: accounts
-# imported from it keep its bcryptjs hashes ("bcrypt$$2a$08$..."), and a first
-# sign-in rewrites each with the first hasher.
-PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
-    "accounts.hashers.OriginalBCryptPasswordHasher",
-]
-AUTH_PASSWORD_VALIDATORS = [
-    {
-        "NAME": "django.contrib.auth.password_validation."
-        "UserAttributeSimilarityValidator"
-    },
-    {
-        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-        "OPTIONS": {"min_length": 10},
-    },
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
 LOGIN_URL = "/login"
 
 # Failed logins: 5 failures per username, and separately per client

@@ -144,10 +144,10 @@ def import_accounts(
             continue
         new.append(_account_of(row, name in admins, joined, report))
     if not dry_run:
-        _create(new, report)
+        _create(new, report, imported, skipped)
     else:
         report.accounts_created += len(new)
-    people = _people()
+    people = _people(imported)
     for name in earlier_admin_rows:
         person = people.get(name)
         outcome = "admin" if person and person.admin else "user"
@@ -206,37 +206,45 @@ def _account_of(row: Account, admin: bool, joined: datetime, report: Report) -> 
     )
 
 
-def _create(users: list[User], report: Report) -> None:
+def _create(
+    users: list[User],
+    report: Report,
+    imported: dict[str, int],
+    skipped: dict[str | None, str],
+) -> None:
+    """Insert ``users`` in chunks; each one made goes into ``imported``, each
+    one refused (its name taken meanwhile) into ``skipped``."""
     for start in range(0, len(users), CHUNK):
         chunk = users[start : start + CHUNK]
         try:
             with transaction.atomic():
-                _insert(chunk)
+                imported.update(_insert(chunk))
             report.accounts_created += len(chunk)
         except IntegrityError:
             # Someone signed up with one of these names meanwhile: one by one.
             for user in chunk:
                 try:
                     with transaction.atomic():
-                        _insert([user])
+                        imported.update(_insert([user]))
                     report.accounts_created += 1
                 except IntegrityError:
+                    skipped[user.username] = "account skipped"
                     report.accounts_skipped.add(
                         "an account of this name already exists here",
                         repr(user.username),
                     )
 
 
-def _insert(users: list[User]) -> None:
-    created = User.objects.bulk_create(users)
+def _insert(users: list[User]) -> dict[str, int]:
+    created = {user.username: user.pk for user in User.objects.bulk_create(users)}
     ImportedAccount.objects.bulk_create(
-        ImportedAccount(username=user.username, user_id=user.pk) for user in created
+        ImportedAccount(username=name, user_id=pk) for name, pk in created.items()
     )
+    return created
 
 
-def _people() -> dict[str, Person]:
+def _people(imported: dict[str, int]) -> dict[str, Person]:
     """Original username -> Person, for every imported account still here."""
-    ours = dict(ImportedAccount.objects.values_list("username", "user_id"))
     # A subquery: a hundred thousand ids are more parameters than SQLite takes.
     users = User.objects.filter(
         pk__in=ImportedAccount.objects.values("user_id")
@@ -245,4 +253,4 @@ def _people() -> dict[str, Person]:
         pk: Person(pk, role == Role.ADMIN, display_name or username)
         for pk, role, display_name, username in users
     }
-    return {name: by_id[pk] for name, pk in ours.items() if pk in by_id}
+    return {name: by_id[pk] for name, pk in imported.items() if pk in by_id}

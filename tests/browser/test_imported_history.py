@@ -25,7 +25,6 @@ from tests.browser.chat_page import (
 from tests.browser.conftest import DESKTOP, LiveServer
 from tests.browser.test_screenshots import shoot
 from tests.original.bcryptjs import bcryptjs_hashes
-from tests.original.conftest import MARIADBD
 from tests.original.mariadb import MariaDB, running_mariadb
 from tests.original.original_db import OLD_PASSWORDS, OriginalDatabase, Schema
 from tests.original.shop import ANA_HISTORY, TEAM, fill_shop
@@ -39,11 +38,6 @@ LOCALES = {"en": "en-US", "es": "es-ES"}
 
 @pytest.fixture(scope="module")
 def mariadb(tmp_path_factory) -> Iterator[MariaDB]:
-    if not MARIADBD.exists():
-        pytest.fail(
-            f"{MARIADBD} is missing: run `make test`, which installs it "
-            "(scripts/install-system-packages.sh mariadb-server)."
-        )
     with running_mariadb(tmp_path_factory.mktemp("mariadb-browser")) as server:
         yield server
 

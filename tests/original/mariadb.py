@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+MARIADBD = Path("/usr/sbin/mariadbd")
 READY_WITHIN_SECONDS = 30
 DATABASE, USER, PASSWORD = "chat_original", "original", "original-pw"
 
@@ -49,6 +50,11 @@ def _free_port() -> int:
 
 @contextmanager
 def running_mariadb(folder: Path) -> Iterator[MariaDB]:
+    if not MARIADBD.exists():
+        raise RuntimeError(
+            f"{MARIADBD} is missing: run `make test`, which installs it "
+            "(scripts/install-system-packages.sh mariadb-server)."
+        )
     data, sock, pid = folder / "data", folder / "sock", folder / "pid"
     shutil.rmtree(data, ignore_errors=True)
     subprocess.run(
@@ -59,7 +65,7 @@ def running_mariadb(folder: Path) -> Iterator[MariaDB]:
     port = _free_port()
     with open(folder / "server.log", "ab") as log:
         server = subprocess.Popen(
-            ["/usr/sbin/mariadbd", "--no-defaults", f"--datadir={data}",
+            [str(MARIADBD), "--no-defaults", f"--datadir={data}",
              f"--socket={sock}", f"--port={port}", "--bind-address=127.0.0.1",
              "--user=root", "--skip-log-bin", f"--pid-file={pid}"],
             stdout=log, stderr=subprocess.STDOUT,
