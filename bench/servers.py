@@ -42,6 +42,16 @@ HISTORY_THREADS = dataset.HISTORY_THREADS
 MIN_USERS = 2000
 
 
+# uvicorn's --ws for each server variant: "uvicorn" is README's command
+# (chatproject.websocket, frames built once per fan-out); the others are
+# uvicorn's stock protocols, to measure against.
+UVICORN_WS_PROTOCOLS = {
+    "uvicorn": "chatproject.websocket.uvicorn_protocol:SharedFrameProtocol",
+    "uvicorn-wsproto": "wsproto",
+    "uvicorn-sansio": "websockets-sansio",
+}
+
+
 def user_name(i: int) -> str:
     return f"bench-u{i:05d}"
 
@@ -218,8 +228,7 @@ class Target:
                 str(port),
                 "chatproject.asgi:application",
             ]
-        if self.server in ("uvicorn", "uvicorn-sansio"):
-            ws = "websockets-sansio" if self.server == "uvicorn-sansio" else "wsproto"
+        if self.server in UVICORN_WS_PROTOCOLS:
             return [
                 str(BIN / "uvicorn"),
                 "chatproject.asgi:application",
@@ -228,7 +237,9 @@ class Target:
                 "--port",
                 str(port),
                 "--ws",
-                ws,
+                UVICORN_WS_PROTOCOLS[self.server],
+                "--ws-per-message-deflate",
+                "false",
                 "--loop",
                 "uvloop",
                 "--http",

@@ -3,7 +3,7 @@
 Client frames reach ``on_<type>`` (``chat.client_frames``); events from the
 hub reach the handler named after their type (``chat.message`` ->
 ``chat_message``). How events reach a socket at all is
-``chat.hub.HubMember``'s business.
+``chat.hub_member.HubMember``'s business.
 """
 
 import logging
@@ -27,7 +27,7 @@ from chat.frames import (
     ChatError,
 )
 from chat.groups import ADMINS_GROUP, user_group
-from chat.hub import HubMember
+from chat.hub_member import HubMember
 from chat.idle import idle_sweep
 from chat.language import scope_language
 from chat.presence import presence

@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from chatproject.isotime import iso_utc
+from chatproject.websocket.prepared import PreparedText
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_CLIENT_ID_CHARS = 64
@@ -62,6 +63,12 @@ class BadFrame(ChatError):
 def encode(frame: dict[str, Any]) -> str:
     """Serialise a server frame (compact, UTF-8 kept as is)."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_shared(frame: dict[str, Any]) -> PreparedText:
+    """:func:`encode` for a frame that goes to many sockets: framed once for
+    all of them by a server that can (``chatproject.websocket``)."""
+    return PreparedText(encode(frame))
 
 
 def closing_frame(code: int) -> str:
@@ -187,7 +194,7 @@ def joined_texts(event: dict[str, Any]) -> list[str]:
 def _joined(chunk: list[str]) -> str:
     if len(chunk) == 1:
         return chunk[0]
-    return '{"type":"messages","messages":[' + ",".join(chunk) + "]}"
+    return PreparedText('{"type":"messages","messages":[' + ",".join(chunk) + "]}")
 
 
 def frame_too_large(text: str) -> bool:

@@ -12,7 +12,6 @@ is only one process and nothing is relayed.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -20,11 +19,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from channels.consumer import get_handler_name
-from channels.exceptions import StopConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from chat import metrics
+from chat import eager, metrics
+from chatproject.websocket.prepared import PreparedText
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +51,11 @@ class Hub:
         self._relay_queue: deque[tuple[str, dict[str, Any]]] = deque()
         self._relay_sender: asyncio.Task | None = None
         self._reconnect_callbacks: list[Callable[[], None]] = []
+        # Sockets whose delivery is waiting for room, and what came for them
+        # meanwhile, in order; and the tasks that deliver it (held: the loop
+        # keeps only weak references).
+        self._behind: dict[Member, list[dict[str, Any]]] = {}
+        self._catching_up: set[asyncio.Task] = set()
 
     def on_reconnect(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever the relay gets through again after a failure
@@ -150,16 +153,34 @@ class Hub:
                 )
 
     async def deliver_locally(self, group: str, event: dict[str, Any]) -> int:
-        """Hand ``event`` to this process's sockets in ``group``; return how many."""
+        """Hand ``event`` to this process's sockets in ``group``; return how many.
+
+        Never waits for one socket (chat.eager): a socket whose delivery
+        must wait gets it, and its later events in order, in a task of its
+        own while the others go on.
+        """
         delivered = 0
         for member in tuple(self.members.get(group, ())):
+            behind = self._behind.get(member)
+            if behind is not None:
+                behind.append(event)
+                delivered += 1
+                continue
             try:
-                await member.hub_event(event)
+                coro = member.hub_event(event)
+                suspended = eager.start(coro)
             except Exception:
                 # One broken socket must not cost the others their message.
                 logger.exception("delivery to a socket of %s failed", group)
-            else:
-                delivered += 1
+                continue
+            delivered += 1
+            if suspended is not None:
+                self._behind[member] = []
+                task = asyncio.ensure_future(
+                    self._catch_up(member, coro, suspended, group)
+                )
+                self._catching_up.add(task)
+                task.add_done_callback(self._catching_up.discard)
         stored_at = event.get("stored_at")
         if delivered and stored_at is not None:
             # Once per fan-out, not per socket: the metric stays off the
@@ -167,6 +188,20 @@ class Hub:
             metrics.MESSAGES_DELIVERED.inc(delivered * len(event.get("texts", ())))
             metrics.DELIVERY_LATENCY.observe(time.time() - stored_at)
         return delivered
+
+    async def _catch_up(self, member: Member, coro, suspended, group: str) -> None:
+        """Finish a delivery that had to wait, then the events queued behind it."""
+        try:
+            await eager.carry_on(coro, suspended)
+            behind = self._behind[member]
+            while behind:
+                await member.hub_event(behind.pop(0))
+        except Exception:
+            # Its socket is gone or stuck past its server's patience: what
+            # was queued for it goes with it (it resumes when it reconnects).
+            logger.exception("delivery to a socket of %s failed", group)
+        finally:
+            del self._behind[member]
 
     async def _relay_join(self, layer, group: str) -> None:
         # Marked before any await, so concurrent first joins subscribe once.
@@ -204,7 +239,7 @@ class Hub:
             delay = 0.1
             if message.get("origin") == self.origin:
                 continue
-            await self.deliver_locally(message["group"], message["event"])
+            await self.deliver_locally(message["group"], _prepared(message["event"]))
 
     async def _rejoin(self, layer) -> None:
         # A restarted Redis (core layer) has forgotten the group members.
@@ -218,76 +253,15 @@ class Hub:
             callback()
 
 
+def _prepared(event: dict[str, Any]) -> dict[str, Any]:
+    """An event from another process with its frame texts made shareable again
+    (the channel layer hands them over as plain ``str``): framed once for
+    this process's sockets, as the publishing process frames its own."""
+    if "texts" in event:
+        event["texts"] = [PreparedText(text) for text in event["texts"]]
+    if isinstance(event.get("text"), str):
+        event["text"] = PreparedText(event["text"])
+    return event
+
+
 hub = Hub()
-
-
-class HubMember:
-    """The hub's side of a consumer: events come through :data:`hub`, not a queue.
-
-    A mixin for Channels' ``AsyncConsumer``: a plain receive loop instead of
-    ``await_many_dispatch`` (no second task per socket, as no channel-layer
-    queue of its own is read); dispatch without ``aclose_old_connections()``
-    (a worker-thread round trip per event, while all the chat's database
-    work goes through chat.dbthread); group membership held until the
-    consumer is ready (its first frame goes first); and an event handed to
-    the handler named after its type (``chat.message`` -> ``chat_message``).
-    However the socket ends, :meth:`release` runs.
-    """
-
-    hub_groups: list[str] = []
-    held_events: list | None = None
-
-    async def __call__(self, scope, receive, send):
-        self.scope = scope
-        self.base_send = send
-        try:
-            with contextlib.suppress(StopConsumer):
-                while True:
-                    await self.dispatch(await receive())
-        finally:
-            # A dead socket left registered would be "delivered" to forever.
-            await self.release()
-
-    async def dispatch(self, message):
-        name = _handler_names.get(message["type"])
-        if name is None:
-            name = _handler_names[message["type"]] = get_handler_name(message)
-        handler = getattr(self, name, None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    async def join_hub(self, groups: list[str]) -> None:
-        """Join ``groups``; their events wait until :meth:`hub_ready`."""
-        self.held_events = []
-        self.hub_groups = list(groups)
-        for group in self.hub_groups:
-            await hub.join(group, self)
-
-    async def hub_ready(self) -> None:
-        """Hand over the events that arrived meanwhile, then each as it comes."""
-        held, self.held_events = self.held_events, None
-        for event in held or ():
-            await self.dispatch(event)
-
-    async def hub_event(self, event: dict[str, Any]) -> None:
-        """An event for one of our groups, from this process or another."""
-        if self.held_events is not None:
-            self.held_events.append(event)
-            return
-        await self.dispatch(event)
-
-    async def release(self) -> None:
-        """Leave the hub's groups; safe to call more than once."""
-        groups, self.hub_groups = self.hub_groups, []
-        try:
-            for group in groups:
-                await hub.leave(group, self)
-        except Exception:
-            # Redis is down: its group entries expire by themselves, and
-            # sends to this dead channel only fill a capped queue.
-            logger.exception("could not leave the groups %s", groups)
-
-
-# Event type -> handler name, worked out once per type, not once per delivery.
-_handler_names: dict[str, str] = {}

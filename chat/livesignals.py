@@ -10,7 +10,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from chat.frames import BadFrame, encode
+from chat.frames import BadFrame, encode_shared
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 
@@ -47,7 +47,11 @@ async def typing_publish(sender: User, typing: dict[str, Any]) -> None:
     """A customer's typing to the team; an admin's to the other admins and,
     unless it is a note, to the thread's customer. Never to the sender's own
     sockets (the consumer skips events from its own user)."""
-    event = {"type": TYPING_EVENT, "from": sender.username, "text": encode(typing)}
+    event = {
+        "type": TYPING_EVENT,
+        "from": sender.username,
+        "text": encode_shared(typing),
+    }
     await hub.publish(ADMINS_GROUP, event, wait=False)
     if sender.is_support_admin and not typing["note"]:
         await hub.publish(user_group(typing["thread"]), event, wait=False)
@@ -56,4 +60,6 @@ async def typing_publish(sender: User, typing: dict[str, Any]) -> None:
 async def seen_publish(seen: dict[str, Any]) -> None:
     """A customer's read mark to the team; the team's to the customer."""
     group = ADMINS_GROUP if seen["by"] == "user" else user_group(seen["thread"])
-    await hub.publish(group, {"type": SEEN_EVENT, "text": encode(seen)}, wait=False)
+    await hub.publish(
+        group, {"type": SEEN_EVENT, "text": encode_shared(seen)}, wait=False
+    )

@@ -22,6 +22,10 @@ HANDSHAKE_REJECTIONS = Counter(
 MESSAGES_POSTED = Counter(
     "chat_messages_posted_total", "Messages stored and published."
 )
+# Posted / batches is the mean batch size: how much the batching shares.
+MESSAGE_BATCHES = Counter(
+    "chat_message_batches_total", "Batches of messages stored in one transaction."
+)
 MESSAGES_DELIVERED = Counter(
     "chat_messages_delivered_total", "Message frames sent to sockets."
 )

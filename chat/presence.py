@@ -25,7 +25,7 @@ from django.db import transaction
 
 from accounts.models import User
 from chat.dbthread import db_call, db_read
-from chat.frames import encode
+from chat.frames import encode_shared
 from chat.hub import hub
 from chat.roster import Admin, active_admins, availability_store
 from chat.socket_counts import socket_counts
@@ -226,9 +226,11 @@ class Presence:
             ),
             key=lambda member: member["user"],
         )
-        team_text = encode({"type": "presence", "team": team})
+        team_text = encode_shared({"type": "presence", "team": team})
         self.team_status = team_status_of(team)
-        status_text = encode({"type": "presence", "team_status": self.team_status})
+        status_text = encode_shared(
+            {"type": "presence", "team_status": self.team_status}
+        )
         if team_text != self.team_text:
             self.team_text = team_text
             self._team_version += 1

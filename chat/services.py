@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from chat import metrics, selectors, store
-from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode
+from chat.frames import MAX_CLIENT_ID_CHARS, BadFrame, ChatError, encode_shared
 from chat.groups import ADMINS_GROUP, user_group
 from chat.hub import hub
 from chat.models import ReadState
@@ -168,7 +168,9 @@ async def conversation_announce(
     shared = {key: value for key, value in conversation.items() if key != "unread"}
     frame = {"type": "conversation", "conversation": shared}
     await hub.publish(
-        ADMINS_GROUP, {"type": CONVERSATION_EVENT, "text": encode(frame)}, wait=wait
+        ADMINS_GROUP,
+        {"type": CONVERSATION_EVENT, "text": encode_shared(frame)},
+        wait=wait,
     )
 
 
@@ -183,6 +185,7 @@ async def publish_batch(outcomes: list[StoredMessage | ChatError]) -> None:
         logger.exception("publishing a batch of %d messages failed", len(stored))
     else:
         metrics.MESSAGES_POSTED.inc(len(stored))
+        metrics.MESSAGE_BATCHES.inc()
     team_status = presence.team_status
     notifications.after_batch(
         (message.frame for message in stored),

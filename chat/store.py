@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User, is_admin_role
 from chat import desk, loopdb
 from chat.dbthread import db_call
-from chat.frames import ChatError, encode, message_frame_of
+from chat.frames import ChatError, encode_shared, message_frame_of
 from chat.models import Message
 from chatproject.isotime import iso_utc
 
@@ -235,7 +235,7 @@ def _messages_write(cursor, drafts: list[Draft]) -> list[StoredMessage | ChatErr
         if thread_id in conversations and thread_id not in told:
             told.add(thread_id)
             conversation = conversations[thread_id]
-        results.append(StoredMessage(frame, encode(frame), conversation))
+        results.append(StoredMessage(frame, encode_shared(frame), conversation))
     results.reverse()
     return results
 

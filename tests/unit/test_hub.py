@@ -1,12 +1,14 @@
 """The hub in one process, with fake members: who gets what, and the consumer side
 (``HubMember``). Relays between processes are in tests/integration/test_hub.py."""
 
+import asyncio
 import logging
 
 import pytest
 from channels.exceptions import StopConsumer
 
-from chat.hub import Hub, HubMember, hub
+from chat.hub import Hub, hub
+from chat.hub_member import HubMember
 from tests.hub_members import Broken, Socket
 
 pytestmark = pytest.mark.usefixtures("memory_layer")
@@ -61,6 +63,55 @@ async def test_a_failed_delivery_is_logged_with_its_group(caplog):
     with caplog.at_level(logging.ERROR, logger="chat.hub"):
         await local.publish("admins", EVENT)
     assert "delivery to a socket of admins failed" in caplog.text
+
+
+class Stalled:
+    """A member whose socket has no room until ``room`` is set, as a client's
+    that stopped reading: its deliveries wait."""
+
+    def __init__(self):
+        self.events = []
+        self.room = asyncio.Event()
+
+    async def hub_event(self, event):
+        await self.room.wait()
+        self.events.append(event)
+
+
+async def test_a_socket_that_must_wait_holds_up_no_other_socket():
+    local, stalled, reading = Hub(), Stalled(), Socket()
+    await local.join("admins", stalled)
+    await local.join("admins", reading)
+    events = [{"type": "chat.message", "texts": [str(n)]} for n in range(3)]
+    for event in events:
+        # Returns at once: nothing waits for the stalled socket.
+        await asyncio.wait_for(local.publish("admins", event), 1)
+    assert reading.events == events
+    assert stalled.events == []
+    stalled.room.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # Once it has room, it gets everything, in order, once.
+    assert stalled.events == events
+    assert local._behind == {}
+
+
+async def test_a_socket_that_fails_after_waiting_is_logged_and_forgotten(caplog):
+    class GoneWhileWaiting(Stalled):
+        async def hub_event(self, event):
+            await self.room.wait()
+            raise ConnectionResetError("gone")
+
+    local, gone = Hub(), GoneWhileWaiting()
+    await local.join("admins", gone)
+    with caplog.at_level(logging.ERROR, logger="chat.hub"):
+        await local.publish("admins", EVENT)
+        await local.publish("admins", EVENT)
+        gone.room.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+    assert "delivery to a socket of admins failed" in caplog.text
+    assert local._behind == {}
 
 
 async def test_a_member_that_left_gets_nothing_and_the_rest_still_do():
@@ -157,7 +208,7 @@ async def test_a_failure_to_leave_is_logged_not_raised(consumer, monkeypatch, ca
     await consumer.join_hub(["user_ana"])
     with (
         monkeypatch.context() as patched,
-        caplog.at_level(logging.ERROR, logger="chat.hub"),
+        caplog.at_level(logging.ERROR, logger="chat.hub_member"),
     ):
         patched.setattr(hub, "leave", layer_down)
         await consumer.release()

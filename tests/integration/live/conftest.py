@@ -91,7 +91,7 @@ def server_command(server: str, port: int) -> list[str]:
             "--port",
             str(port),
             "--ws",
-            "wsproto",
+            "chatproject.websocket.uvicorn_protocol:SharedFrameProtocol",
             "--ws-per-message-deflate",
             "false",
             "--no-access-log",
