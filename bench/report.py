@@ -224,79 +224,6 @@ def ladder_table(results) -> str:
     return "\n".join(out)
 
 
-# (scenario, path, which way is better, what) for each ratio target of issue 7
-TARGETS = [
-    ("capacity", ("capacity_msgs_per_s",), "higher", "fan-out capacity"),
-    (
-        "fanout",
-        ("server_cpu_us_per_msg",),
-        "lower",
-        "server CPU µs/message (fanout, same load for both)",
-    ),
-    (
-        "capacity",
-        ("at_capacity", "server_cpu_us_per_msg"),
-        "lower",
-        "server CPU µs/message, each at its own capacity",
-    ),
-    (
-        "handshake",
-        ("server_cpu_ms_per_connect",),
-        "lower",
-        "handshake server CPU/connect",
-    ),
-    ("idle", ("kib_per_socket",), "lower", "idle KiB/socket"),
-]
-
-
-def _ratio_check(results, key, original, scenario, path, better, what) -> str | None:
-    if original is None or scenario not in results["scenarios"]:
-        return None
-    a = _get(results, scenario, key, path)
-    b = _get(results, scenario, original, path)
-    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
-        return None
-    r = a / b
-    met = r >= 1.0 if better == "higher" else r <= 1.0
-    bound = "≥" if better == "higher" else "≤"
-    verdict = "met" if met else "missed"
-    return f"- {what}: {r:.2f}× the original (target {bound} 1.0×): **{verdict}**"
-
-
-def _history_check(results, key) -> str | None:
-    if "history" not in results["scenarios"]:
-        return None
-    p99s = [
-        _get(results, "history", key, (case, "p99_ms"))
-        for case in ("thread", "older", "mine")
-    ]
-    p99s = [v for v in p99s if isinstance(v, int | float)]
-    if not p99s:
-        return None
-    worst = max(p99s)
-    return (
-        f"- history page p99 at 1,000,000 messages (worst page kind): {worst:.1f} ms "
-        f"(target < 20 ms): **{'met' if worst < 20 else 'missed'}**"
-    )
-
-
-def targets_section(results) -> str:
-    """The issue's targets, checked against the original measured in this run."""
-    targets = results["targets"]
-    original = next((k for k, t in targets.items() if t["kind"] == "original"), None)
-    lines = []
-    for key, t in targets.items():
-        if t["kind"] != "ours":
-            continue
-        checks = [
-            _ratio_check(results, key, original, *target) for target in TARGETS
-        ] + [_history_check(results, key)]
-        checks = [c for c in checks if c]
-        if checks:
-            lines += [f"**{t['label']}**", "", *checks, ""]
-    return "\n".join(lines)
-
-
 def noise_note(results) -> str | None:
     """Say so when other processes used the server's core during a measurement."""
     worst = []
@@ -441,9 +368,12 @@ def markdown(results) -> str:
             inbox,
             "",
         ]
+    # Here, not at the top: bench.targets reads the results through _get above.
+    from bench.targets import targets_section
+
     targets = targets_section(results)
     if targets:
-        parts += ["## Targets (issue 7)", "", targets]
+        parts += ["## Targets (issues 7 and 17)", "", targets]
     ladder = ladder_table(results)
     if ladder:
         parts += ["## Capacity ladder", ladder, ""]

@@ -4,11 +4,11 @@ into the next batch, stored in one transaction and then published once.
 Under light load a batch holds one message and nothing waits; under heavy
 load the per-message cost of the transaction, the fan-out and (for
 sockets that ask for it) the frames is shared. How long a batch gathers
-adapts to the load: it goes as soon as a turn of the event loop brings no
-further post, so a lone message waits two loop turns (microseconds), and
-a burst read over several turns still goes as one batch. A message is still stored
-before anyone is told about it: the batch is published, and each caller
-gets its own outcome, only once the batch has committed.
+adapts to the load: it goes as soon as a round of event-loop turns brings
+no further post, so a lone message waits two loop turns (microseconds),
+and a burst read over several turns still goes as one batch. A message is
+still stored before anyone is told about it: the batch is published, and
+each caller gets its own outcome, only once the batch has committed.
 """
 
 import asyncio
@@ -75,10 +75,8 @@ class BatchWriter:
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
         while self._pending:
-            # Batches start at least `spacing` apart: a post that follows the
-            # last batch closely waits for the ones behind it (under load
-            # each batch then shares its transaction and its frames among
-            # more messages); a post after a quiet spell goes at once.
+            # A fixed floor, when set: batches start at least `spacing`
+            # apart (a post that follows the last batch closely waits).
             if self.spacing:
                 wait = self._last_started + self.spacing - loop.time()
                 if wait > 0:

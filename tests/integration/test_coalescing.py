@@ -8,7 +8,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import frames, services
+from chat import frames, metrics, services
 from tests.integration.ws_helpers import open_chat
 
 pytestmark = [
@@ -66,6 +66,8 @@ async def test_a_coalescing_admin_gets_each_message_once_in_fewer_frames(
     coalescing, hello = await open_chat(admin_user, query="coalesce=1")
     plain, plain_hello = await open_chat(admin_user)
     assert hello["coalesce"] is True and "coalesce" not in plain_hello
+    posted_before = metrics.MESSAGES_POSTED._value.get()
+    batches_before = metrics.MESSAGE_BATCHES._value.get()
     try:
         # Sent in one turn of the loop: one batch, one fan-out.
         await asyncio.gather(
@@ -82,6 +84,11 @@ async def test_a_coalescing_admin_gets_each_message_once_in_fewer_frames(
         assert [m["id"] for m in coalesced] == sorted(m["id"] for m in coalesced)
         assert plain_frames == USERS
         assert coalesced_frames < USERS
+        # /metrics tells the mean batch size: posted / batches.
+        posted = metrics.MESSAGES_POSTED._value.get() - posted_before
+        batches = metrics.MESSAGE_BATCHES._value.get() - batches_before
+        assert posted == USERS
+        assert 1 <= batches == coalesced_frames
         # Each sender hears back about its own message only, once.
         for i, socket in enumerate(sockets):
             echo = await socket.receive_json_from(timeout=10)

@@ -4,7 +4,8 @@ import asyncio
 import itertools
 import time
 
-from chat.writer import MAX_BATCH, BatchWriter
+from chat import writer as writer_module
+from chat.writer import MAX_BATCH, TURNS_PER_ROUND, BatchWriter
 
 SPACING_SECONDS = 0.2
 # asyncio may wake a sleeper up to one clock tick early.
@@ -138,3 +139,53 @@ async def test_max_batch_splits_a_big_burst_and_keeps_each_outcome():
     outcomes = await asyncio.gather(*(writer.store(n) for n in burst))
     assert [len(batch) for batch in fakes.batches] == [MAX_BATCH, 3]
     assert outcomes == [n * 10 for n in burst]
+
+
+async def post_one_per_turn(writer: BatchWriter, items, turns: int) -> list:
+    """Post ``items`` one every ``turns`` loop turns, as a server reading a
+    burst of frames over several turns would; the outcomes."""
+    posts = []
+    for item in items:
+        posts.append(asyncio.ensure_future(writer.store(item)))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+    return await asyncio.gather(*posts)
+
+
+async def test_a_burst_read_over_several_loop_turns_goes_as_one_batch():
+    """No fixed spacing: the batch waits while each round of turns brings more."""
+    fakes = Fakes()
+    writer = fakes.writer()
+    assert await post_one_per_turn(writer, range(6), turns=1) == [
+        n * 10 for n in range(6)
+    ]
+    assert fakes.batches == [[0, 1, 2, 3, 4, 5]]
+
+
+async def test_a_lone_post_waits_only_a_few_loop_turns():
+    fakes = Fakes()
+    writer = fakes.writer()
+    stored = asyncio.ensure_future(writer.store(1))
+    turns = 0
+    while not fakes.batches:
+        await asyncio.sleep(0)
+        turns += 1
+    assert turns <= 2 * TURNS_PER_ROUND + 2
+    await stored
+
+
+async def test_posts_spaced_wider_than_a_round_go_in_batches_of_their_own():
+    fakes = Fakes()
+    writer = fakes.writer()
+    await post_one_per_turn(writer, range(3), turns=3 * TURNS_PER_ROUND + 3)
+    assert fakes.batches == [[0], [1], [2]]
+
+
+async def test_a_steady_stream_is_cut_at_the_gathering_limit(monkeypatch):
+    """However steadily posts come, a batch gathers for MAX_GATHER_SECONDS at most."""
+    monkeypatch.setattr(writer_module, "MAX_GATHER_SECONDS", 0.0)
+    fakes = Fakes()
+    writer = fakes.writer()
+    await post_one_per_turn(writer, range(6), turns=1)
+    assert len(fakes.batches) > 1
+    assert sorted(itertools.chain(*fakes.batches)) == list(range(6))
