@@ -90,8 +90,9 @@ class Writable:
 
 class Inbox:
     """asyncio.Queue's interface as the parent uses it (``put_nowait``, ``get``,
-    ``empty``; ``get_nowait`` and ``qsize`` too), without a Queue's three deques per socket. Reading pauses
-    while it holds a message, so it stays short; a list does."""
+    ``empty``; ``get_nowait`` and ``qsize`` too), without a Queue's three
+    deques per socket. Reading pauses while it holds a message, so it stays
+    short; a list does."""
 
     __slots__ = ("_getters", "_items")
 

@@ -6,47 +6,25 @@ package.json and package-lock.json beside this file and installed with
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.node_packages import node_tool, npm_ci
+
 HERE = Path(__file__).parent
 NODE_MODULES = HERE / "node_modules"
-NPM_TIMEOUT_SECONDS = 300
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(
-            f"{name} is not installed: the import tests hash passwords with the "
-            "original's bcryptjs, on Node (apt-get install nodejs npm)."
-        )
-    return found
-
-
-def install_bcryptjs() -> None:
-    """``npm ci --prefix tests/original`` unless bcryptjs is there already."""
-    if (NODE_MODULES / "bcryptjs" / "package.json").exists():
-        return
-    done = subprocess.run(
-        [_tool("npm"), "ci", "--prefix", str(HERE), "--no-audit", "--no-fund"],
-        capture_output=True,
-        text=True,
-        timeout=NPM_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"npm ci --prefix {HERE} failed:\n{done.stdout}\n{done.stderr}")
+WHY = "the import tests hash passwords with the original's bcryptjs, on Node"
 
 
 def bcryptjs_hashes(passwords: list[str]) -> dict[str, str]:
     """Each of ``passwords`` hashed by bcryptjs, cost 8: password -> hash."""
-    install_bcryptjs()
+    npm_ci(HERE, "bcryptjs", WHY)
     done = subprocess.run(
-        [_tool("node"), str(HERE / "bcryptjs_hash.js")],
+        [node_tool("node", WHY), str(HERE / "bcryptjs_hash.js")],
         input=json.dumps(passwords),
         capture_output=True,
         text=True,

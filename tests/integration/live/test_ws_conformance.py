@@ -10,7 +10,6 @@ import asyncio
 import itertools
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -39,6 +38,7 @@ from tests.integration.live.conftest import (
     server_command,
 )
 from tests.integration.live.wire import ChatSocket, frames_until_close
+from tests.node_packages import node_tool, npm_ci
 from tests.servers import running_server
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -46,7 +46,6 @@ pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 PROTOCOL_CLASS = "chatproject.websocket.uvicorn_protocol:SharedFrameProtocol"
 MAX_SIZE = 100_000
 NODE_CLIENT = Path(__file__).parent / "node_ws_client"
-NPM_TIMEOUT_SECONDS = 300
 NODE_TIMEOUT_SECONDS = 30
 # The backpressure test: SENDERS users' messages of 4,000 characters (the
 # most a message may have), each 4 bytes in UTF-8.
@@ -329,34 +328,13 @@ async def test_a_client_that_stops_reading_is_dropped_and_holds_back_no_one(
 # Node's ws client.
 
 
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed (apt-get install nodejs npm)")
-    return found
-
-
-def install_ws() -> None:
-    """``npm ci`` into node_ws_client/node_modules unless ws is there already."""
-    if (NODE_CLIENT / "node_modules" / "ws" / "package.json").exists():
-        return
-    done = subprocess.run(
-        [_tool("npm"), "ci", "--prefix", str(NODE_CLIENT), "--no-audit", "--no-fund"],
-        capture_output=True,
-        text=True,
-        timeout=NPM_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"npm ci --prefix {NODE_CLIENT} failed:\n{done.stdout}\n{done.stderr}"
-        )
+WHY = "the conformance tests run Node's ws client"
 
 
 def node_round_trip(settings: dict) -> dict:
-    install_ws()
+    npm_ci(NODE_CLIENT, "ws", WHY)
     done = subprocess.run(
-        [_tool("node"), str(NODE_CLIENT / "chat_client.js")],
+        [node_tool("node", WHY), str(NODE_CLIENT / "chat_client.js")],
         input=json.dumps(settings),
         capture_output=True,
         text=True,
