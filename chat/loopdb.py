@@ -13,7 +13,9 @@ through a connection of its own, and never waits there:
   the batch goes to the database thread instead, which may wait;
 - its automatic WAL checkpoint is off (a checkpoint fsyncs the database
   file); :func:`checkpoint_when_due` runs one on the database thread
-  instead.
+  instead;
+- it adds the messages it stored to the search index in steps of a few
+  hundred, between batches (:func:`index_when_due`, ``chat.search_index``).
 
 Any other database (PostgreSQL) has network round trips and always uses
 the database thread.
@@ -35,6 +37,7 @@ from contextlib import contextmanager
 
 from django.db import connections
 
+from chat import search_index
 from chat.dbthread import db_call
 
 logger = logging.getLogger(__name__)
@@ -44,6 +47,11 @@ logger = logging.getLogger(__name__)
 # row), so this is near SQLite's own automatic threshold of 1000 pages.
 CHECKPOINT_COMMITS = 200
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+# Messages stored here after which they are added to the search index, and
+# the most one step adds: at a few microseconds each, a step holds the loop
+# for a millisecond or two.
+INDEX_AFTER_MESSAGES = 200
+INDEX_STEP_MESSAGES = 500
 
 
 class UseDatabaseThread(Exception):
@@ -87,6 +95,10 @@ class _Cursor:
     def fetchone(self):
         return self._cursor.fetchone()
 
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
 
 class LoopConnection:
     """One SQLite connection, used only from the thread that opened it."""
@@ -102,6 +114,8 @@ class LoopConnection:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self.commits_since_checkpoint = 0
         self.last_checkpoint = time.monotonic()
+        self.unindexed = 0
+        self.index_step_due = False
 
     @contextmanager
     def transaction(self) -> Iterator[_Cursor]:
@@ -193,3 +207,38 @@ async def _checkpoint() -> None:
         await db_call(wal_checkpoint)
     except Exception:
         logger.warning("WAL checkpoint failed", exc_info=True)
+
+
+def index_when_due(db: LoopConnection, stored: int) -> None:
+    """Count ``stored`` new messages; once enough wait for the search index,
+    add them in a step of their own, as soon as the loop is free."""
+    db.unindexed += stored
+    if db.unindexed < INDEX_AFTER_MESSAGES or db.index_step_due:
+        return
+    db.index_step_due = True
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # sync code (scripts, tests): now
+        _index_step(db)
+    else:
+        # After the batch in hand is published, before the next is read.
+        loop.call_soon(_index_step, db)
+
+
+def _index_step(db: LoopConnection) -> None:
+    db.index_step_due = False
+    if getattr(_local, "connection", None) is not db:
+        return  # closed meanwhile (the test runner swapped databases)
+    try:
+        with db.transaction() as cursor:
+            indexed = search_index.index_step(cursor, INDEX_STEP_MESSAGES)
+    except UseDatabaseThread:
+        return  # another connection is writing: the next batch tries again
+    except sqlite3.Error:
+        # The messages stay pending: a search, or a later step, adds them.
+        logger.warning("Adding messages to the search index failed", exc_info=True)
+        return
+    if indexed < INDEX_STEP_MESSAGES:
+        db.unindexed = 0
+    else:
+        index_when_due(db, 0)  # more are pending: another step, after a turn

@@ -1,9 +1,10 @@
 """The inbox's search (``q``, PROTOCOL.md 4): words found in a customer's name
 or in any message of their thread, ignoring case and accents.
 
-Served by the indexes of migration 0004: FTS5 on SQLite, GIN over
-``tsvector`` on PostgreSQL. Each word matches as a prefix ("jos" finds
-"José"), and a message matches when it holds every word.
+Served by the indexes of migration 0004: FTS5 on SQLite (brought up to
+date by ``chat.search_index``), GIN over ``tsvector`` on PostgreSQL. Each
+word matches as a prefix ("jos" finds "José"), and a message matches when
+it holds every word.
 
 Messages are read newest first in chunks and stop as soon as enough
 threads are found, so a common word costs a chunk or two, not a scan of
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection
+
+from chat import search_index
 
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 8
@@ -219,6 +222,8 @@ def threads_matching(
     keys below ``before``. ``keep(thread_ids)`` returns those of them the
     other filters let through (status, assignee, ...).
     """
+    # SQLite indexes messages shortly after storing them: the newest join now.
+    search_index.catch_up()
     dialect = _dialect()
     ceiling = before if before is not None else NO_CEILING
     with connection.cursor() as cursor:

@@ -260,6 +260,7 @@ def messages_store_on_loop(drafts: list[Draft]) -> list[StoredMessage | ChatErro
         raise loopdb.UseDatabaseThread
     with db.transaction() as cursor:
         outcomes = _messages_write(cursor, drafts)
+    loopdb.index_when_due(db, len(drafts))
     loopdb.checkpoint_when_due(db)
     return outcomes
 

@@ -15,6 +15,7 @@ import pytest
 from django.core.management.base import CommandError
 
 from accounts.models import Role, User
+from chat import search_index
 from chat.models import Message, ReadState, Thread
 from tests.original.checks import counts, frames, inbox, iso, snapshot
 from tests.original.original_db import Schema
@@ -143,6 +144,8 @@ def test_the_inbox_shows_the_team_each_conversation_read(
 @pytest.mark.postgres
 def test_search_finds_imported_messages(shop, run_import, team_client):
     run_import(*TEAM)
+    # Indexed by the import itself, not left to the first search (SQLite).
+    assert not search_index.pending()
     soporte = team_client("soporte")
 
     found = inbox(soporte, q="canarias")

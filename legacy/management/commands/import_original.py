@@ -3,8 +3,9 @@ read from its MySQL database, imported here; safe to run again.
 
 The steps, each in its module: read MySQL (``legacy.source``), create the
 accounts (``legacy.accounts``), store the messages batch by batch
-(``legacy.messages``), then bring the conversations up to date
-(``legacy.threads``). README: "Moving from the original app".
+(``legacy.messages``), then bring the conversations (``legacy.threads``)
+and the search index (``chat.search_index``) up to date. README: "Moving
+from the original app".
 """
 
 import sys
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from chat import search_index
 from legacy import accounts, messages, threads
 from legacy.report import Report
 from legacy.source import (
@@ -137,6 +139,8 @@ class Command(BaseCommand):
             stale = threads.stale_threads()
             with self._progress(len(stale), "conversations", options) as advance:
                 report.threads_updated = threads.bring_up_to_date(stale, advance)
+            # Now rather than in the first search after the import.
+            search_index.catch_up()
         return report
 
     def _progress(self, total: int, unit: str, options):
