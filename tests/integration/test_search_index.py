@@ -117,6 +117,10 @@ async def test_the_loop_indexes_what_it_stored_in_steps_between_batches(
     monkeypatch.setattr(search_index, "index_step", counting_step)
     monkeypatch.setattr(loopdb, "INDEX_AFTER_MESSAGES", 3)
     monkeypatch.setattr(loopdb, "INDEX_STEP_MESSAGES", 2)
+    # Counted from zero, nothing scheduled: the loop's connection outlives
+    # tests (and their event loops).
+    db = loopdb.loop_connection()
+    db.unindexed, db.index_step_due = 0, False
     pending = database_sync_to_async(search_index.pending)
     for n in range(2):
         await services.amessage_post(sender=user, text=f"mensaje {n}")
