@@ -16,11 +16,11 @@ from django.test import Client
 
 from accounts import tokens
 from accounts.models import Role, User
-from chat import search_index, store
+from chat import store
 from chat.models import Message, Thread
 from chat.services import message_draft, message_store, thread_mark_read
 from tests.conftest import token_for
-from tests.integration.desk_helpers import CONVERSATION_KEYS
+from tests.integration.desk_helpers import CONVERSATION_KEYS, assert_search_index_sound
 from tests.integration.http_helpers import assert_error, csrf_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -878,19 +878,6 @@ def test_a_renamed_customer_is_found_by_the_new_name_only(corpus, team):
     assert found(team["soporte"], "lucia") == {}
 
 
-def _assert_search_index_consistent() -> None:
-    """SQLite: the FTS5 indexes agree with their tables once the pending
-    messages are in (the triggers ran, and touched no message still pending)."""
-    if connection.vendor != "sqlite":
-        return
-    search_index.catch_up()
-    with connection.cursor() as cursor:
-        for table in ("chat_message_search", "chat_user_search"):
-            cursor.execute(
-                f"INSERT INTO {table}({table}, rank) VALUES ('integrity-check', 1)"  # noqa: S608 (two fixed names)
-            )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_customer_s_data_removes_it_from_search(corpus, make_user, team):
     boss = make_user("jefa", role=Role.ADMIN, is_staff=True, is_superuser=True)
@@ -908,7 +895,7 @@ def test_deleting_a_customer_s_data_removes_it_from_search(corpus, make_user, te
     assert set(found(team["soporte"], "pedido")) == {"pedro"}
     assert found(team["soporte"], "luis") == {}
     assert found(team["soporte"], "caja") == {}
-    _assert_search_index_consistent()
+    assert_search_index_sound()
 
 
 def test_a_deleted_message_is_no_longer_found(corpus, team):
@@ -917,7 +904,7 @@ def test_a_deleted_message_is_no_longer_found(corpus, team):
     assert found(team["soporte"], "hable") == {}
     assert list(found(team["soporte"], "jose")) == ["pedro"]
     assert list(found(team["soporte"], "caja")) == ["luis"]
-    _assert_search_index_consistent()
+    assert_search_index_sound()
 
 
 def test_search_pages_say_when_more_follow(corpus, team):
